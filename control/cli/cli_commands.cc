@@ -1,0 +1,377 @@
+#include "control/cli/cli_commands.h"
+
+#include <cmath>
+#include <span>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "control/admin/admin_client.h"
+#include "control/cli/table_printer.h"
+
+namespace isthmus {
+namespace {
+
+using nlohmann::json;
+
+constexpr double kMaxTimeoutSeconds = 3600;
+constexpr absl::string_view kMissingCell = "-";
+
+// ---- Views: what each command's result looks like on a terminal. ----
+
+enum class CellFormat { kPlain, kUpDown, kYesNo, kDuration };
+
+struct ColumnSpec {
+  absl::string_view header;
+  absl::string_view key;
+  Align align = Align::kLeft;
+  CellFormat format = CellFormat::kPlain;
+};
+
+// One table: rows are the elements of result[rows_key] (the result itself
+// when rows_key is empty). With expand_key, an element with a non-empty
+// array under that key gives one row per item of it, and a column's key is
+// looked up in the item first, then in the element (routes → next hops).
+struct TableSpec {
+  absl::string_view title;
+  absl::string_view rows_key;
+  absl::string_view expand_key;
+  std::span<const ColumnSpec> columns;
+};
+
+// "label: value" lines printed before the tables.
+struct FieldSpec {
+  absl::string_view label;
+  absl::string_view key;
+  CellFormat format = CellFormat::kPlain;
+};
+
+struct ViewSpec {
+  std::span<const FieldSpec> fields;
+  std::span<const TableSpec> tables;
+};
+
+constexpr Align kR = Align::kRight;
+
+constexpr ColumnSpec kPortColumns[] = {
+    {"NAME", "name"},
+    {"DRIVER", "driver"},
+    {"INTERFACE", "interface"},
+    {"ID", "port_id", kR},
+    {"MAC", "mac"},
+    {"LINK", "link_up", Align::kLeft, CellFormat::kUpDown},
+    {"MTU", "mtu", kR},
+    {"RX-PACKETS", "rx_packets", kR},
+    {"RX-BYTES", "rx_bytes", kR},
+    {"TX-PACKETS", "tx_packets", kR},
+    {"TX-BYTES", "tx_bytes", kR},
+    {"RX-MISSED", "rx_missed", kR},
+    {"RX-ERRORS", "rx_errors", kR},
+    {"TX-ERRORS", "tx_errors", kR},
+};
+constexpr TableSpec kPortTables[] = {{"", "", "", kPortColumns}};
+
+constexpr ColumnSpec kRouteColumns[] = {
+    {"PREFIX", "prefix"},
+    {"SOURCE", "source"},
+    {"BLACKHOLE", "blackhole", Align::kLeft, CellFormat::kYesNo},
+    {"VIA", "via"},
+    {"PORT", "port"},
+};
+constexpr TableSpec kRouteTables[] = {{"", "", "nexthops", kRouteColumns}};
+
+constexpr FieldSpec kFibFields[] = {{"routes", "routes"}};
+constexpr ColumnSpec kFibColumns[] = {
+    {"PREFIX", "prefix"},
+    {"GROUP", "group", kR},
+    {"KIND", "kind"},
+    {"VIA", "via"},
+    {"PORT", "port"},
+    {"MAC", "mac"},
+    {"RESOLVED", "resolved", Align::kLeft, CellFormat::kYesNo},
+};
+constexpr TableSpec kFibTables[] = {{"", "entries", "nexthops", kFibColumns}};
+
+constexpr ColumnSpec kReasonColumns[] = {
+    {"REASON", "reason"},
+    {"PACKETS", "packets", kR},
+    {"HELP", "help"},
+};
+constexpr TableSpec kDropTables[] = {
+    {"Drops:", "drops", "", kReasonColumns},
+    {"Punts to the kernel:", "punts", "", kReasonColumns},
+};
+
+constexpr FieldSpec kStatsFields[] = {
+    {"version", "version"},
+    {"uptime", "uptime_seconds", CellFormat::kDuration},
+    {"fib routes", "fib_routes"},
+};
+constexpr ColumnSpec kWorkerColumns[] = {
+    {"WORKER", "id", kR},
+    {"LCORE", "lcore", kR},
+    {"BUSY-POLLS", "busy_polls", kR},
+    {"IDLE-POLLS", "idle_polls", kR},
+    {"RX-PACKETS", "rx_packets", kR},
+    {"TX-PACKETS", "tx_packets", kR},
+};
+constexpr TableSpec kStatsTables[] = {{"Workers:", "workers", "", kWorkerColumns}};
+
+std::string RenderView(const ViewSpec& view, const json& result);
+std::string RenderReload(const json& result);
+
+// ---- The accepted commands. ----
+
+struct CommandSpec {
+  absl::string_view verb;
+  absl::string_view object;  // empty: the verb takes no argument
+  absl::string_view summary;
+  ViewSpec view;
+  std::string (*render)(const json&) = nullptr;  // instead of `view`
+};
+
+constexpr CommandSpec kCommands[] = {
+    {"show", "ports", "ports, link state and counters", {{}, kPortTables}},
+    {"show", "routes", "configured and connected routes", {{}, kRouteTables}},
+    {"show", "fib", "forwarding table as the workers see it", {kFibFields, kFibTables}},
+    {"show", "drops", "drop and punt counters by reason", {{}, kDropTables}},
+    {"show", "stats", "daemon and worker statistics", {kStatsFields, kStatsTables}},
+    {"reload", "", "re-read the configuration file and apply it", {}, &RenderReload},
+};
+
+std::string CommandName(const CommandSpec& spec) {
+  return spec.object.empty() ? std::string(spec.verb) : absl::StrCat(spec.verb, " ", spec.object);
+}
+
+std::string AcceptedCommands() {
+  std::vector<std::string> names;
+  for (const CommandSpec& spec : kCommands) names.push_back(CommandName(spec));
+  return absl::StrJoin(names, ", ");
+}
+
+const CommandSpec* FindCommand(const std::vector<std::string>& words) {
+  for (const CommandSpec& spec : kCommands) {
+    const size_t expected = spec.object.empty() ? 1 : 2;
+    if (words.size() == expected && words[0] == spec.verb &&
+        (spec.object.empty() || words[1] == spec.object)) {
+      return &spec;
+    }
+  }
+  return nullptr;
+}
+
+// ---- Cells. ----
+
+const json* Lookup(const json& primary, const json* secondary, absl::string_view key) {
+  if (primary.is_object()) {
+    if (const auto it = primary.find(key); it != primary.end()) return &*it;
+  }
+  if (secondary != nullptr && secondary->is_object()) {
+    if (const auto it = secondary->find(key); it != secondary->end()) return &*it;
+  }
+  return nullptr;
+}
+
+std::string FormatDuration(const json& value) {
+  if (!value.is_number()) return value.dump();
+  const double seconds = value.get<double>();
+  if (!std::isfinite(seconds) || seconds < 0) return value.dump();
+  return absl::FormatDuration(absl::Seconds(std::floor(seconds)));
+}
+
+std::string CellText(const json* value, CellFormat format) {
+  if (value == nullptr || value->is_null()) return std::string(kMissingCell);
+  if (value->is_boolean()) {
+    const bool b = value->get<bool>();
+    if (format == CellFormat::kUpDown) return b ? "up" : "down";
+    return b ? "yes" : "no";
+  }
+  if (format == CellFormat::kDuration) return FormatDuration(*value);
+  if (value->is_string()) {
+    const std::string& s = value->get_ref<const std::string&>();
+    return s.empty() ? std::string(kMissingCell) : s;
+  }
+  return value->dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::vector<std::string> MakeRow(std::span<const ColumnSpec> columns, const json& primary,
+                                 const json* secondary) {
+  std::vector<std::string> row;
+  for (const ColumnSpec& column : columns) {
+    row.push_back(CellText(Lookup(primary, secondary, column.key), column.format));
+  }
+  return row;
+}
+
+std::vector<std::vector<std::string>> TableRows(const TableSpec& table, const json& result) {
+  const json* elements = table.rows_key.empty() ? &result : Lookup(result, nullptr, table.rows_key);
+  std::vector<std::vector<std::string>> rows;
+  if (elements == nullptr || !elements->is_array()) return rows;
+  for (const json& element : *elements) {
+    const json* nested =
+        table.expand_key.empty() ? nullptr : Lookup(element, nullptr, table.expand_key);
+    if (nested != nullptr && nested->is_array() && !nested->empty()) {
+      for (const json& item : *nested) rows.push_back(MakeRow(table.columns, item, &element));
+    } else {
+      rows.push_back(MakeRow(table.columns, element, nullptr));
+    }
+  }
+  return rows;
+}
+
+std::string RenderTable(const TableSpec& table, const json& result) {
+  std::vector<TableColumn> columns;
+  for (const ColumnSpec& column : table.columns) columns.push_back({column.header, column.align});
+  const std::vector<std::vector<std::string>> rows = TableRows(table, result);
+  std::string out = table.title.empty() ? "" : absl::StrCat(table.title, "\n");
+  absl::StrAppend(&out, FormatTable(columns, rows));
+  if (rows.empty()) absl::StrAppend(&out, "(none)\n");
+  return out;
+}
+
+std::string RenderView(const ViewSpec& view, const json& result) {
+  std::string out;
+  for (const FieldSpec& field : view.fields) {
+    absl::StrAppend(&out, field.label, ": ",
+                    CellText(Lookup(result, nullptr, field.key), field.format), "\n");
+  }
+  for (const TableSpec& table : view.tables) {
+    if (!out.empty()) absl::StrAppend(&out, "\n");
+    absl::StrAppend(&out, RenderTable(table, result));
+  }
+  return out;
+}
+
+std::string RenderReload(const json& result) {
+  const json* changes = Lookup(result, nullptr, "changes");
+  std::vector<std::string> lines;
+  if (changes != nullptr && changes->is_array()) {
+    for (const json& change : *changes) lines.push_back(CellText(&change, CellFormat::kPlain));
+  }
+  std::string out = absl::StrCat("reloaded: ", lines.size(),
+                                 lines.size() == 1 ? " change\n" : " changes\n");
+  for (const std::string& line : lines) absl::StrAppend(&out, "  ", line, "\n");
+  return out;
+}
+
+// ---- Command line. ----
+
+absl::StatusOr<absl::Duration> ParseTimeout(absl::string_view text) {
+  double seconds = 0;
+  if (!absl::SimpleAtod(text, &seconds) || !std::isfinite(seconds) || seconds <= 0 ||
+      seconds > kMaxTimeoutSeconds) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--timeout \"", text, "\" must be a number of seconds above 0 and at most 3600"));
+  }
+  return absl::Seconds(seconds);
+}
+
+// Splits "--name=value"; for "--name value" takes the next argument.
+absl::StatusOr<std::string> OptionValue(absl::string_view name, absl::string_view arg,
+                                        const std::vector<std::string>& args, size_t& i) {
+  absl::string_view rest = arg;
+  if (absl::ConsumePrefix(&rest, name) && absl::ConsumePrefix(&rest, "=")) {
+    return std::string(rest);
+  }
+  if (i + 1 >= args.size()) return absl::InvalidArgumentError(absl::StrCat(name, " needs a value"));
+  return args[++i];
+}
+
+absl::Status ApplyOption(absl::string_view arg, const std::vector<std::string>& args, size_t& i,
+                         CliInvocation& inv) {
+  if (arg == "--help" || arg == "-h") {
+    inv.action = CliInvocation::Action::kHelp;
+  } else if (arg == "--version") {
+    if (inv.action == CliInvocation::Action::kRun) inv.action = CliInvocation::Action::kVersion;
+  } else if (arg == "--json") {
+    inv.json = true;
+  } else if (arg == "--socket" || absl::StartsWith(arg, "--socket=")) {
+    absl::StatusOr<std::string> value = OptionValue("--socket", arg, args, i);
+    if (!value.ok()) return value.status();
+    if (value->empty()) return absl::InvalidArgumentError("--socket needs a non-empty path");
+    inv.socket = *value;
+  } else if (arg == "--timeout" || absl::StartsWith(arg, "--timeout=")) {
+    absl::StatusOr<std::string> value = OptionValue("--timeout", arg, args, i);
+    if (!value.ok()) return value.status();
+    absl::StatusOr<absl::Duration> timeout = ParseTimeout(*value);
+    if (!timeout.ok()) return timeout.status();
+    inv.timeout = *timeout;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("unknown option ", arg));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<CliInvocation> ParseCommandLine(const std::vector<std::string>& args,
+                                               const char* env_socket) {
+  CliInvocation inv;
+  inv.socket = (env_socket != nullptr && *env_socket != '\0') ? env_socket : kDefaultAdminSocket;
+  bool options_done = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (!options_done && arg == "--") {
+      options_done = true;
+    } else if (!options_done && arg.size() > 1 && arg[0] == '-') {
+      if (absl::Status s = ApplyOption(arg, args, i, inv); !s.ok()) return s;
+    } else {
+      inv.command.push_back(arg);
+    }
+  }
+  if (inv.action == CliInvocation::Action::kRun && inv.command.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("no command given (accepted: ", AcceptedCommands(), ")"));
+  }
+  return inv;
+}
+
+absl::StatusOr<json> BuildAdminRequest(const std::vector<std::string>& command) {
+  const CommandSpec* spec = FindCommand(command);
+  if (spec == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown command \"",
+                                                   absl::StrJoin(command, " "),
+                                                   "\" (accepted: ", AcceptedCommands(), ")"));
+  }
+  json args = json::array();
+  if (!spec->object.empty()) args.push_back(std::string(spec->object));
+  return json{{"command", std::string(spec->verb)}, {"args", std::move(args)}};
+}
+
+std::string RenderResult(const std::vector<std::string>& command, const json& result) {
+  const CommandSpec* spec = FindCommand(command);
+  if (spec == nullptr) return result.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+  if (spec->render != nullptr) return spec->render(result);
+  return RenderView(spec->view, result);
+}
+
+std::string UsageText() {
+  std::string out =
+      "usage: isthmusctl [--socket PATH] [--json] [--timeout SEC] COMMAND...\n"
+      "       isthmusctl --version | --help\n"
+      "\n"
+      "commands:\n";
+  std::vector<TableColumn> columns = {{"", Align::kLeft}, {"", Align::kLeft}};
+  std::vector<std::vector<std::string>> rows;
+  for (const CommandSpec& spec : kCommands) {
+    rows.push_back({absl::StrCat("  ", CommandName(spec)), std::string(spec.summary)});
+  }
+  std::string table = FormatTable(columns, rows);
+  absl::StrAppend(&out, table.substr(table.find('\n') + 1));  // drop the empty header line
+  absl::StrAppend(&out,
+                  "\noptions:\n"
+                  "  --socket PATH  admin socket of isthmusd (default ",
+                  kDefaultAdminSocket,
+                  ", or $ISTHMUS_SOCKET)\n"
+                  "  --json         print the daemon's result as JSON\n"
+                  "  --timeout SEC  give up after SEC seconds (default 5)\n"
+                  "  --version      print the version and exit\n"
+                  "  --help         print this help and exit\n"
+                  "\nexit status: 0 success, 1 daemon error or no daemon, 2 usage error\n");
+  return out;
+}
+
+}  // namespace isthmus

@@ -1,0 +1,1128 @@
+// Parses and validates the isthmusd YAML configuration.
+//
+// The parser walks the yaml-cpp node tree itself instead of calling
+// Node::as<T>(): as<T>() throws at the first bad value and accepts YAML 1.1
+// spellings ("yes", "0x10", "010") that we do not want to promise. Walking by
+// hand lets every problem in the file be collected, each with its line.
+
+#include "control/config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+
+namespace isthmus {
+namespace {
+
+constexpr uint32_t kIpv4Bits = 32;
+constexpr uint32_t kMaxOctet = 255;
+constexpr size_t kMaxOctetDigits = 3;
+constexpr size_t kMaxPrefixLenDigits = 2;
+constexpr size_t kMaxPortDigits = 5;
+constexpr size_t kMaxIntegerDigits = 10;  // every config integer fits in 10
+constexpr uint32_t kMaxUdpTcpPort = 65535;
+
+constexpr uint32_t kMaxWorkers = 64;
+constexpr uint32_t kMaxCpuId = 1023;  // CPU_SETSIZE - 1 in glibc
+constexpr uint32_t kMaxIdleSleepUs = 100'000;
+constexpr uint32_t kMaxIdlePolls = 1'000'000;
+constexpr uint32_t kMaxBurst = 256;
+// rte_mempool is most memory-efficient at 2^n - 1 elements; the bounds follow.
+constexpr uint32_t kMinMbufs = 1023;
+constexpr uint32_t kMaxMbufs = 1'048'575;
+constexpr uint32_t kMaxPuntRatePps = 10'000'000;
+constexpr uint32_t kMaxFibRoutes = 1u << 24;
+constexpr uint32_t kMaxTbl8Groups = 1u << 16;
+constexpr uint32_t kMinMtu = 68;  // RFC 791: every IPv4 link carries 68 octets
+constexpr uint32_t kMaxMtu = 9000;
+constexpr size_t kMaxEcmpWidth = 16;
+constexpr size_t kMaxIfNameLen = 15;     // IFNAMSIZ - 1: the kernel counts NUL
+constexpr size_t kMaxPortNameLen = 15;   // shows up in tap names and metrics
+constexpr size_t kMaxUnixPathLen = 107;  // sizeof(sockaddr_un::sun_path) - 1
+constexpr uint8_t kMaxSubnetLenWithBroadcast = 30;  // /31 and /32: RFC 3021
+constexpr size_t kSuggestionDistance = 2;
+constexpr size_t kMinSuggestionPrefix = 3;
+constexpr size_t kMaxQuotedValueLen = 60;
+constexpr size_t kMaxConfigBytes = 16u << 20;
+constexpr size_t kReadChunkBytes = 64u << 10;
+
+constexpr absl::string_view kDriverNames[] = {"af_xdp", "af_packet", "pmd"};
+constexpr PortDriver kDrivers[] = {PortDriver::kAfXdp, PortDriver::kAfPacket,
+                                   PortDriver::kPmd};
+constexpr absl::string_view kLogLevels[] = {"trace", "debug",    "info", "warn",
+                                            "error", "critical", "off"};
+
+// Debian builds abseil with ABSL_OPTION_USE_STD_STRING_VIEW=0:
+// absl::string_view is a type of its own, so this file works in it and converts
+// at the public API, which speaks std::string_view.
+absl::string_view ToAbsl(std::string_view s) { return {s.data(), s.size()}; }
+std::string_view ToStd(absl::string_view s) { return {s.data(), s.size()}; }
+
+// ---------------------------------------------------------------- numbers
+
+// One unsigned decimal number: digits only, no sign, no leading zero (so
+// "010" is neither read as octal 8, as inet_aton would, nor as ten).
+std::optional<uint64_t> ParseDecimal(absl::string_view text,
+                                     size_t max_digits) {
+  if (text.empty() || text.size() > max_digits) return std::nullopt;
+  if (text.size() > 1 && text.front() == '0') return std::nullopt;
+  uint64_t value = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return value;
+}
+
+uint32_t PrefixMask(uint32_t len) {
+  return len == 0 ? 0 : ~uint32_t{0} << (kIpv4Bits - len);
+}
+
+bool InBlock(Ipv4Addr a, uint32_t network, uint32_t len) {
+  return (a.value & PrefixMask(len)) == network;
+}
+
+// Why `a` cannot be a unicast host (a gateway or an interface address), or
+// nullopt when it can.
+std::optional<std::string> NotUnicastReason(Ipv4Addr a) {
+  constexpr uint32_t kThisNetwork = 0x00000000;  // 0.0.0.0/8
+  constexpr uint32_t kLoopback = 0x7f000000;     // 127.0.0.0/8
+  constexpr uint32_t kMulticast = 0xe0000000;    // 224.0.0.0/4
+  constexpr uint32_t kReserved = 0xf0000000;     // 240.0.0.0/4
+  constexpr uint32_t kLimitedBroadcast = 0xffffffff;
+  if (InBlock(a, kThisNetwork, 8)) {
+    return "is in 0.0.0.0/8, which only names this host as a source "
+           "(RFC 1122 3.2.1.3)";
+  }
+  if (InBlock(a, kLoopback, 8)) return "is a loopback address (RFC 1122)";
+  if (InBlock(a, kMulticast, 4)) return "is a multicast address (RFC 5771)";
+  if (a.value == kLimitedBroadcast) {
+    return "is the limited broadcast address (RFC 919)";
+  }
+  if (InBlock(a, kReserved, 4)) return "is in reserved 240.0.0.0/4 (RFC 1112)";
+  return std::nullopt;
+}
+
+// Linux dev_valid_name() (net/core/dev.c): 1..IFNAMSIZ-1 bytes, not "." or
+// "..", and no '/', ':' or whitespace.
+bool IsValidInterfaceName(absl::string_view name) {
+  if (name.empty() || name.size() > kMaxIfNameLen) return false;
+  if (name == "." || name == "..") return false;
+  return std::none_of(name.begin(), name.end(), [](char c) {
+    return c == '/' || c == ':' || c == ' ' || (c >= '\t' && c <= '\r');
+  });
+}
+
+bool IsValidPortName(absl::string_view name) {
+  if (name.empty() || name.size() > kMaxPortNameLen) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+}
+
+// ---------------------------------------------------------------- wording
+
+size_t EditDistance(absl::string_view a, absl::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t substitute = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
+      diagonal = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, substitute});
+    }
+  }
+  return row[b.size()];
+}
+
+// What a user probably meant: the closest candidate within
+// kSuggestionDistance edits, or one that the word extends ("warning" ->
+// "warn"), if any.
+std::optional<absl::string_view> ClosestMatch(
+    absl::string_view word, std::span<const absl::string_view> candidates) {
+  std::optional<absl::string_view> best;
+  size_t best_distance = kSuggestionDistance + 1;
+  for (const absl::string_view candidate : candidates) {
+    const bool extends = candidate.size() >= kMinSuggestionPrefix &&
+                         absl::StartsWith(word, candidate);
+    const size_t distance =
+        extends ? kSuggestionDistance : EditDistance(word, candidate);
+    if (distance < best_distance) {
+      best = candidate;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+std::string Quote(absl::string_view text) {
+  if (text.size() <= kMaxQuotedValueLen) return absl::StrCat("'", text, "'");
+  return absl::StrCat("'", text.substr(0, kMaxQuotedValueLen), "...'");
+}
+
+// What a node holds, for "expected X, got Y".
+std::string Describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar:
+      return Quote(node.Scalar());
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a map";
+    default:
+      return "an empty value";
+  }
+}
+
+std::string JoinPath(absl::string_view path, absl::string_view key) {
+  return path.empty() ? std::string(key) : absl::StrCat(path, ".", key);
+}
+
+std::string IndexPath(absl::string_view path, size_t index) {
+  return absl::StrCat(path, "[", index, "]");
+}
+
+// 1-based line of a node, or 0 when yaml-cpp has no position for it.
+int LineOf(const YAML::Node& node) {
+  if (!node.IsDefined()) return 0;
+  const YAML::Mark mark = node.Mark();
+  return mark.is_null() ? 0 : mark.line + 1;
+}
+
+// ---------------------------------------------------------------- errors
+
+// Every problem found in one file, reported together.
+class Diagnostics {
+ public:
+  explicit Diagnostics(std::string source) : source_(std::move(source)) {}
+
+  void Add(const YAML::Node& where, absl::string_view path,
+           absl::string_view problem, absl::string_view accepted = {}) {
+    const int line = LineOf(where);
+    std::string text = source_;
+    if (line > 0) absl::StrAppend(&text, ":", line);
+    absl::StrAppend(&text, ": ");
+    if (!path.empty()) absl::StrAppend(&text, path, ": ");
+    absl::StrAppend(&text, problem);
+    if (!accepted.empty())
+      absl::StrAppend(&text, " (accepted: ", accepted, ")");
+    entries_.push_back({line, std::move(text)});
+  }
+
+  bool empty() const { return entries_.empty(); }
+
+  // InvalidArgument listing every problem in file order.
+  absl::Status ToStatus() const {
+    std::vector<Entry> sorted = entries_;
+    std::stable_sort(
+        sorted.begin(), sorted.end(),
+        [](const Entry& a, const Entry& b) { return a.line < b.line; });
+    std::vector<std::string> lines;
+    lines.reserve(sorted.size());
+    for (Entry& e : sorted) lines.push_back(std::move(e.text));
+    return absl::InvalidArgumentError(absl::StrJoin(lines, "\n"));
+  }
+
+ private:
+  struct Entry {
+    int line;
+    std::string text;
+  };
+  std::string source_;
+  std::vector<Entry> entries_;
+};
+
+// ---------------------------------------------------------------- readers
+
+using ValueReader =
+    std::function<void(const YAML::Node& value, const std::string& path)>;
+
+// One key a map accepts and what to do with its value.
+struct Field {
+  absl::string_view key;
+  ValueReader read;
+};
+
+// Keys present in a map, with their values.
+using SeenKeys = absl::flat_hash_map<std::string, YAML::Node>;
+
+struct UintRange {
+  uint64_t min;
+  uint64_t max;
+};
+
+std::string KeyList(std::span<const Field> fields) {
+  std::vector<absl::string_view> keys;
+  for (const Field& f : fields) keys.push_back(f.key);
+  std::sort(keys.begin(), keys.end());
+  return absl::StrJoin(keys, ", ");
+}
+
+std::optional<uint64_t> ReadUint(const YAML::Node& node,
+                                 const std::string& path, UintRange range,
+                                 Diagnostics& diag) {
+  std::optional<uint64_t> value;
+  if (node.IsScalar()) value = ParseDecimal(node.Scalar(), kMaxIntegerDigits);
+  if (!value || *value < range.min || *value > range.max) {
+    diag.Add(node, path,
+             absl::StrFormat("expected an integer between %d and %d, got %s",
+                             range.min, range.max, Describe(node)));
+    return std::nullopt;
+  }
+  return value;
+}
+
+// YAML 1.2 core booleans only: "yes"/"on" are YAML 1.1 and surprise people.
+std::optional<bool> ReadBool(const YAML::Node& node, const std::string& path,
+                             Diagnostics& diag) {
+  if (node.IsScalar() && node.Scalar() == "true") return true;
+  if (node.IsScalar() && node.Scalar() == "false") return false;
+  diag.Add(node, path, absl::StrCat("expected a boolean, got ", Describe(node)),
+           "true, false");
+  return std::nullopt;
+}
+
+std::optional<std::string> ReadString(const YAML::Node& node,
+                                      const std::string& path,
+                                      absl::string_view accepted,
+                                      Diagnostics& diag) {
+  if (node.IsScalar()) return node.Scalar();
+  diag.Add(node, path, absl::StrCat("expected a string, got ", Describe(node)),
+           accepted);
+  return std::nullopt;
+}
+
+// Index into `choices` of the node's value.
+std::optional<size_t> ReadChoice(const YAML::Node& node,
+                                 const std::string& path,
+                                 std::span<const absl::string_view> choices,
+                                 Diagnostics& diag) {
+  const std::string accepted = absl::StrJoin(choices, ", ");
+  const std::optional<std::string> text =
+      ReadString(node, path, accepted, diag);
+  if (!text) return std::nullopt;
+  const auto it = std::find(choices.begin(), choices.end(), *text);
+  if (it != choices.end()) return static_cast<size_t>(it - choices.begin());
+  std::string problem = absl::StrCat("unknown value ", Quote(*text));
+  if (const auto hint = ClosestMatch(*text, choices)) {
+    absl::StrAppend(&problem, ", did you mean '", *hint, "'?");
+  }
+  diag.Add(node, path, problem, accepted);
+  return std::nullopt;
+}
+
+// Calls read(element, element_path) for each element. An empty value counts
+// as an empty list; false when the node is something else.
+bool ForEachElement(const YAML::Node& node, const std::string& path,
+                    absl::string_view accepted, Diagnostics& diag,
+                    const ValueReader& read) {
+  if (node.IsNull()) return true;
+  if (!node.IsSequence()) {
+    diag.Add(node, path, absl::StrCat("expected a list, got ", Describe(node)),
+             accepted);
+    return false;
+  }
+  size_t index = 0;
+  for (const YAML::Node& element : node)
+    read(element, IndexPath(path, index++));
+  return true;
+}
+
+void ReportUnknownKey(const YAML::Node& key, const std::string& path,
+                      std::span<const Field> fields, Diagnostics& diag) {
+  std::vector<absl::string_view> keys;
+  for (const Field& f : fields) keys.push_back(f.key);
+  std::string problem = "unknown key";
+  if (const auto hint = ClosestMatch(key.Scalar(), keys)) {
+    absl::StrAppend(&problem, ", did you mean '", *hint, "'?");
+  }
+  diag.Add(key, path, problem, KeyList(fields));
+}
+
+// Reads each key of a map with its Field; reports unknown and repeated keys.
+// An empty value counts as an empty map when allow_empty.
+SeenKeys WalkMap(const YAML::Node& map, const std::string& path,
+                 std::span<const Field> fields, bool allow_empty,
+                 Diagnostics& diag) {
+  SeenKeys seen;
+  if (allow_empty && map.IsNull()) return seen;
+  if (!map.IsMap()) {
+    diag.Add(map, path, absl::StrCat("expected a map, got ", Describe(map)),
+             absl::StrCat("a map with keys ", KeyList(fields)));
+    return seen;
+  }
+  for (const auto& entry : map) {
+    const YAML::Node& key = entry.first;
+    if (!key.IsScalar()) {
+      diag.Add(key, path,
+               absl::StrCat("expected a key name, got ", Describe(key)),
+               KeyList(fields));
+      continue;
+    }
+    const std::string key_path = JoinPath(path, key.Scalar());
+    const auto field =
+        std::find_if(fields.begin(), fields.end(),
+                     [&](const Field& f) { return f.key == key.Scalar(); });
+    if (field == fields.end()) {
+      ReportUnknownKey(key, key_path, fields, diag);
+      continue;
+    }
+    const auto [first, inserted] = seen.emplace(key.Scalar(), entry.second);
+    if (!inserted) {
+      diag.Add(key, key_path,
+               absl::StrCat("key given twice (first at line ",
+                            LineOf(first->second), ")"),
+               "each key once");
+      continue;
+    }
+    if (field->read) field->read(entry.second, key_path);
+  }
+  return seen;
+}
+
+// Records which path first used a name that must be unique; false (and a
+// diagnostic) when `name` was already taken.
+bool ClaimUnique(absl::flat_hash_map<std::string, std::string>& owners,
+                 const std::string& name, const YAML::Node& where,
+                 const std::string& path, absl::string_view what,
+                 Diagnostics& diag) {
+  const auto [owner, inserted] = owners.emplace(name, path);
+  if (inserted) return true;
+  diag.Add(where, path,
+           absl::StrCat(Quote(name), " is already used by ", owner->second),
+           absl::StrCat(what, " not used elsewhere"));
+  return false;
+}
+
+// ---------------------------------------------------------------- parser
+
+constexpr absl::string_view kIfNameRule =
+    "1 to 15 characters without '/', ':' or whitespace, not '.' or '..'";
+constexpr absl::string_view kPortNameRule =
+    "1 to 15 characters from a-z, 0-9, '_' and '-'";
+constexpr absl::string_view kAddressRule =
+    "four decimal octets 0-255 without leading zeros, e.g. 198.51.100.1";
+constexpr absl::string_view kPrefixRule =
+    "ADDRESS/LEN with four decimal octets 0-255 and LEN 0-32, e.g. "
+    "198.51.100.0/24";
+constexpr absl::string_view kInterfaceAddressRule =
+    "HOST/LEN with LEN 1-32, e.g. 198.18.0.1/24";
+constexpr absl::string_view kListenRule =
+    "IPV4:PORT or localhost:PORT with PORT 0-65535, or \"\" to disable";
+
+class ConfigParser {
+ public:
+  explicit ConfigParser(const std::string& source) : diag_(source) {
+    config_.source = source;
+  }
+
+  absl::StatusOr<Config> Parse(const YAML::Node& root) {
+    const Field sections[] = {{"admin", nullptr}, {"dataplane", nullptr},
+                              {"log", nullptr},   {"metrics", nullptr},
+                              {"ports", nullptr}, {"punt", nullptr},
+                              {"routes", nullptr}};
+    const SeenKeys seen =
+        WalkMap(root, "", sections, /*allow_empty=*/true, diag_);
+    // Sections are read in dependency order, not file order: ports must be
+    // known before routes name them.
+    ReadSection(seen, "dataplane", &ConfigParser::ReadDataplane);
+    ReadSection(seen, "ports", &ConfigParser::ReadPorts);
+    ReadSection(seen, "punt", &ConfigParser::ReadPunt);
+    ReadSection(seen, "routes", &ConfigParser::ReadRoutes);
+    ReadSection(seen, "metrics", &ConfigParser::ReadMetrics);
+    ReadSection(seen, "admin", &ConfigParser::ReadAdmin);
+    ReadSection(seen, "log", &ConfigParser::ReadLog);
+    if (root.IsNull() || root.IsMap()) RequireKey(seen, "ports", root, "");
+    if (!diag_.empty()) return diag_.ToStatus();
+    return std::move(config_);
+  }
+
+ private:
+  using SectionReader = void (ConfigParser::*)(const YAML::Node&,
+                                               const std::string&);
+
+  void ReadSection(const SeenKeys& seen, const std::string& key,
+                   SectionReader read) {
+    if (const auto it = seen.find(key); it != seen.end()) {
+      (this->*read)(it->second, key);
+    }
+  }
+
+  void RequireKey(const SeenKeys& seen, absl::string_view key,
+                  const YAML::Node& map, const std::string& path,
+                  absl::string_view accepted = {}) {
+    if (seen.contains(key)) return;
+    diag_.Add(map, JoinPath(path, key), "missing required key", accepted);
+  }
+
+  Field UintField(absl::string_view key, UintRange range, uint32_t* out) {
+    return {key, [this, range, out](const YAML::Node& v, const std::string& p) {
+              if (const auto x = ReadUint(v, p, range, diag_)) {
+                *out = static_cast<uint32_t>(*x);
+              }
+            }};
+  }
+
+  Field BoolField(absl::string_view key, bool* out) {
+    return {key, [this, out](const YAML::Node& v, const std::string& p) {
+              if (const auto x = ReadBool(v, p, diag_)) *out = *x;
+            }};
+  }
+
+  // -------------------------------------------------------- dataplane
+
+  void ReadDataplane(const YAML::Node& node, const std::string& path) {
+    DataplaneConfig& dp = config_.dataplane;
+    bool workers_ok = true;
+    const Field fields[] = {
+        {"workers",
+         [&](const YAML::Node& v, const std::string& p) {
+           const auto x = ReadUint(v, p, {1, kMaxWorkers}, diag_);
+           workers_ok = x.has_value();
+           if (x) dp.workers = static_cast<uint32_t>(*x);
+         }},
+        {"worker_cpus", [&](const YAML::Node& v,
+                            const std::string& p) { ReadWorkerCpus(v, p); }},
+        UintField("idle_sleep_us", {0, kMaxIdleSleepUs}, &dp.idle_sleep_us),
+        UintField("idle_polls_before_sleep", {1, kMaxIdlePolls},
+                  &dp.idle_polls_before_sleep),
+        UintField("burst", {1, kMaxBurst}, &dp.burst),
+        UintField("mbufs", {kMinMbufs, kMaxMbufs}, &dp.mbufs),
+        BoolField("hugepages", &dp.hugepages),
+        {"punt_interface",
+         [&](const YAML::Node& v, const std::string& p) {
+           ReadInterfaceName(v, p, &dp.punt_interface);
+         }},
+        UintField("punt_rate_pps", {0, kMaxPuntRatePps}, &dp.punt_rate_pps),
+        UintField("fib_max_routes", {1, kMaxFibRoutes}, &dp.fib_max_routes),
+        UintField("fib_tbl8_groups", {1, kMaxTbl8Groups}, &dp.fib_tbl8_groups),
+        {"eal_args",
+         [&](const YAML::Node& v, const std::string& p) { ReadEalArgs(v, p); }},
+    };
+    const SeenKeys seen =
+        WalkMap(node, path, fields, /*allow_empty=*/true, diag_);
+    const auto cpus = seen.find("worker_cpus");
+    if (workers_ok && cpus != seen.end() && !dp.worker_cpus.empty() &&
+        dp.worker_cpus.size() != dp.workers) {
+      diag_.Add(cpus->second, JoinPath(path, "worker_cpus"),
+                absl::StrCat("lists ", dp.worker_cpus.size(), " CPUs for ",
+                             dp.workers, " workers"),
+                "one CPU id per worker, or an empty list");
+    }
+  }
+
+  void ReadWorkerCpus(const YAML::Node& node, const std::string& path) {
+    std::vector<uint32_t>& cpus = config_.dataplane.worker_cpus;
+    cpus.clear();
+    ForEachElement(
+        node, path, "a list of CPU ids", diag_,
+        [&](const YAML::Node& v, const std::string& p) {
+          if (const auto cpu = ReadUint(v, p, {0, kMaxCpuId}, diag_)) {
+            cpus.push_back(static_cast<uint32_t>(*cpu));
+          }
+        });
+  }
+
+  void ReadEalArgs(const YAML::Node& node, const std::string& path) {
+    std::vector<std::string>& args = config_.dataplane.eal_args;
+    args.clear();
+    ForEachElement(node, path, "a list of strings", diag_,
+                   [&](const YAML::Node& v, const std::string& p) {
+                     if (auto arg = ReadString(v, p, "a string", diag_)) {
+                       args.push_back(std::move(*arg));
+                     }
+                   });
+  }
+
+  bool ReadInterfaceName(const YAML::Node& node, const std::string& path,
+                         std::string* out) {
+    const auto name = ReadString(node, path, kIfNameRule, diag_);
+    if (!name) return false;
+    if (!IsValidInterfaceName(*name)) {
+      diag_.Add(node, path,
+                absl::StrCat(Quote(*name), " is not a Linux interface name"),
+                kIfNameRule);
+      return false;
+    }
+    *out = *name;
+    return true;
+  }
+
+  // -------------------------------------------------------- ports
+
+  void ReadPorts(const YAML::Node& node, const std::string& path) {
+    // A port's interface must not collide with the punt tap either.
+    interface_owners_.emplace(config_.dataplane.punt_interface,
+                              "dataplane.punt_interface");
+    size_t entries = 0;
+    const bool is_list =
+        ForEachElement(node, path, "a list of ports", diag_,
+                       [&](const YAML::Node& v, const std::string& p) {
+                         ++entries;
+                         ReadPort(v, p);
+                       });
+    if (is_list && entries == 0) {
+      diag_.Add(node, path, "no ports configured",
+                "a list of at least one port");
+    }
+  }
+
+  void ReadPort(const YAML::Node& node, const std::string& path) {
+    PortConfig port;
+    bool driver_ok = true;
+    const Field fields[] = {
+        {"name", [&](const YAML::Node& v,
+                     const std::string& p) { ReadPortName(v, p, &port.name); }},
+        {"driver",
+         [&](const YAML::Node& v, const std::string& p) {
+           const auto choice = ReadChoice(v, p, kDriverNames, diag_);
+           driver_ok = choice.has_value();
+           if (choice) port.driver = kDrivers[*choice];
+         }},
+        {"interface",
+         [&](const YAML::Node& v, const std::string& p) {
+           if (ReadInterfaceName(v, p, &port.interface)) {
+             ClaimUnique(interface_owners_, port.interface, v, p,
+                         "an interface name", diag_);
+           }
+         }},
+        {"devargs",
+         [&](const YAML::Node& v, const std::string& p) {
+           ReadDevargs(v, p, &port.devargs);
+         }},
+        {"address",
+         [&](const YAML::Node& v, const std::string& p) {
+           port.address = ReadInterfaceAddress(v, p);
+         }},
+        UintField("mtu", {kMinMtu, kMaxMtu}, &port.mtu),
+    };
+    const SeenKeys seen =
+        WalkMap(node, path, fields, /*allow_empty=*/false, diag_);
+    if (!node.IsMap()) return;
+    RequireKey(seen, "name", node, path, kPortNameRule);
+    RequireKey(seen, "interface", node, path,
+               "the kernel interface (af_xdp, af_packet) or the name of the "
+               "exception tap to create (pmd)");
+    if (driver_ok) CheckDriverKeys(port.driver, seen, node, path);
+    config_.ports.push_back(std::move(port));
+  }
+
+  void ReadPortName(const YAML::Node& node, const std::string& path,
+                    std::string* out) {
+    const auto name = ReadString(node, path, kPortNameRule, diag_);
+    if (!name) return;
+    if (!IsValidPortName(*name)) {
+      diag_.Add(node, path,
+                absl::StrCat(Quote(*name), " is not a valid port name"),
+                kPortNameRule);
+      return;
+    }
+    // Remembered even if the port has other problems, so that routes naming
+    // it do not pile up a second, misleading error.
+    if (ClaimUnique(port_owners_, *name, node, path, "a port name", diag_)) {
+      *out = *name;
+    }
+  }
+
+  void ReadDevargs(const YAML::Node& node, const std::string& path,
+                   std::string* out) {
+    constexpr absl::string_view kRule =
+        "EAL device arguments, e.g. net_tap0,iface=tap0";
+    const auto devargs = ReadString(node, path, kRule, diag_);
+    if (!devargs) return;
+    if (devargs->empty()) {
+      diag_.Add(node, path, "is empty", kRule);
+      return;
+    }
+    *out = *devargs;
+  }
+
+  std::optional<InterfaceAddress> ReadInterfaceAddress(
+      const YAML::Node& node, const std::string& path) {
+    const auto text = ReadString(node, path, kInterfaceAddressRule, diag_);
+    if (!text) return std::nullopt;
+    const auto address = ParseInterfaceAddress(*text);
+    if (!address || address->subnet.len == 0) {
+      diag_.Add(node, path,
+                absl::StrCat(Quote(*text), " is not an IPv4 interface address"),
+                kInterfaceAddressRule);
+      return std::nullopt;
+    }
+    if (const auto problem = HostAddressProblem(*address)) {
+      diag_.Add(node, path, absl::StrCat(*text, " ", *problem),
+                "a unicast host address in its subnet, e.g. 198.18.0.1/24");
+      return std::nullopt;
+    }
+    return address;
+  }
+
+  static std::optional<std::string> HostAddressProblem(
+      const InterfaceAddress& a) {
+    if (auto reason = NotUnicastReason(a.host)) return reason;
+    if (a.subnet.len > kMaxSubnetLenWithBroadcast) return std::nullopt;
+    const uint32_t broadcast = a.subnet.addr.value | ~PrefixMask(a.subnet.len);
+    if (a.host == a.subnet.addr) {
+      return "is the network address of its subnet";
+    }
+    if (a.host.value == broadcast)
+      return "is the broadcast address of its subnet";
+    return std::nullopt;
+  }
+
+  // pmd ports have no kernel interface to learn their address from, so they
+  // need one here; af_xdp/af_packet ports take it from the kernel instead.
+  void CheckDriverKeys(PortDriver driver, const SeenKeys& seen,
+                       const YAML::Node& node, const std::string& path) {
+    const std::string driver_name(ToString(driver));
+    for (const absl::string_view key : {"devargs", "address"}) {
+      const auto it = seen.find(key);
+      if (driver == PortDriver::kPmd && it == seen.end()) {
+        diag_.Add(
+            node, JoinPath(path, key), "missing required key for driver pmd",
+            key == "devargs" ? "EAL device arguments, e.g. net_tap0,iface=tap0"
+                             : kInterfaceAddressRule);
+      }
+      if (driver != PortDriver::kPmd && it != seen.end()) {
+        diag_.Add(it->second, JoinPath(path, key),
+                  absl::StrCat("not allowed for driver ", driver_name),
+                  absl::StrCat("only with driver pmd; ", driver_name,
+                               " ports take their addresses from the kernel "
+                               "interface"));
+      }
+    }
+  }
+
+  // -------------------------------------------------------- punt
+
+  void ReadPunt(const YAML::Node& node, const std::string& path) {
+    PuntConfig& punt = config_.punt;
+    const Field fields[] = {
+        {"tcp_ports",
+         [&](const YAML::Node& v, const std::string& p) {
+           ReadPortNumbers(v, p, &punt.tcp_ports);
+         }},
+        {"udp_ports",
+         [&](const YAML::Node& v, const std::string& p) {
+           ReadPortNumbers(v, p, &punt.udp_ports);
+         }},
+    };
+    WalkMap(node, path, fields, /*allow_empty=*/true, diag_);
+  }
+
+  void ReadPortNumbers(const YAML::Node& node, const std::string& path,
+                       std::vector<uint16_t>* out) {
+    out->clear();
+    absl::flat_hash_map<std::string, std::string> owners;
+    ForEachElement(
+        node, path, "a list of port numbers 1-65535", diag_,
+        [&](const YAML::Node& v, const std::string& p) {
+          const auto port = ReadUint(v, p, {1, kMaxUdpTcpPort}, diag_);
+          if (!port) return;
+          if (ClaimUnique(owners, absl::StrCat(*port), v, p, "a port number",
+                          diag_)) {
+            out->push_back(static_cast<uint16_t>(*port));
+          }
+        });
+  }
+
+  // -------------------------------------------------------- routes
+
+  void ReadRoutes(const YAML::Node& node, const std::string& path) {
+    ForEachElement(
+        node, path, "a list of routes", diag_,
+        [&](const YAML::Node& v, const std::string& p) { ReadRoute(v, p); });
+  }
+
+  void ReadRoute(const YAML::Node& node, const std::string& path) {
+    StaticRoute route;
+    bool blackhole_ok = true;
+    const Field fields[] = {
+        {"prefix",
+         [&](const YAML::Node& v, const std::string& p) {
+           if (const auto prefix = ReadRoutePrefix(v, p))
+             route.prefix = *prefix;
+         }},
+        {"via", [&](const YAML::Node& v,
+                    const std::string& p) { ReadGateways(v, p, &route.via); }},
+        {"port",
+         [&](const YAML::Node& v, const std::string& p) {
+           ReadPortReference(v, p, &route.port);
+         }},
+        {"blackhole",
+         [&](const YAML::Node& v, const std::string& p) {
+           const auto x = ReadBool(v, p, diag_);
+           blackhole_ok = x.has_value();
+           if (x) route.blackhole = *x;
+         }},
+    };
+    const SeenKeys seen =
+        WalkMap(node, path, fields, /*allow_empty=*/false, diag_);
+    if (!node.IsMap()) return;
+    RequireKey(seen, "prefix", node, path, kPrefixRule);
+    if (blackhole_ok) CheckNextHopKeys(route.blackhole, seen, node, path);
+    config_.routes.push_back(std::move(route));
+  }
+
+  // A route either forwards (via) or drops (blackhole); never both, never
+  // neither. `port` narrows gateways, so it only makes sense with via.
+  void CheckNextHopKeys(bool blackhole, const SeenKeys& seen,
+                        const YAML::Node& node, const std::string& path) {
+    constexpr absl::string_view kRule = "exactly one of via or blackhole: true";
+    const bool has_via = seen.contains("via");
+    if (has_via && blackhole) {
+      diag_.Add(node, path, "has both via and blackhole: true", kRule);
+    } else if (!has_via && !blackhole) {
+      diag_.Add(node, path, "has neither via nor blackhole: true", kRule);
+    }
+    if (blackhole && seen.contains("port")) {
+      diag_.Add(seen.at("port"), JoinPath(path, "port"),
+                "not allowed on a blackhole route",
+                "port only together with via");
+    }
+  }
+
+  std::optional<Ipv4Prefix> ReadRoutePrefix(const YAML::Node& node,
+                                            const std::string& path) {
+    const auto text = ReadString(node, path, kPrefixRule, diag_);
+    if (!text) return std::nullopt;
+    if (const auto prefix = ParsePrefix(*text)) {
+      if (ClaimUnique(
+              route_owners_, ToString(*prefix), node, path,
+              "a prefix (one route per prefix; list several gateways in via "
+              "for ECMP)",
+              diag_)) {
+        return prefix;
+      }
+      return std::nullopt;
+    }
+    if (const auto with_host = ParseInterfaceAddress(*text)) {
+      diag_.Add(node, path,
+                absl::StrCat(*text, " has host bits set (did you mean ",
+                             ToString(with_host->subnet), "?)"));
+      return std::nullopt;
+    }
+    diag_.Add(node, path, absl::StrCat(Quote(*text), " is not an IPv4 prefix"),
+              kPrefixRule);
+    return std::nullopt;
+  }
+
+  void ReadGateways(const YAML::Node& node, const std::string& path,
+                    std::vector<Ipv4Addr>* out) {
+    constexpr absl::string_view kRule =
+        "an IPv4 address or a list of 1 to 16 distinct IPv4 addresses";
+    if (node.IsScalar()) {
+      if (const auto gateway = ReadGateway(node, path))
+        out->push_back(*gateway);
+      return;
+    }
+    if (!node.IsSequence()) {
+      diag_.Add(
+          node, path,
+          absl::StrCat("expected an address or a list, got ", Describe(node)),
+          kRule);
+      return;
+    }
+    if (node.size() == 0 || node.size() > kMaxEcmpWidth) {
+      diag_.Add(node, path, absl::StrCat("lists ", node.size(), " gateways"),
+                kRule);
+      return;
+    }
+    absl::flat_hash_map<std::string, std::string> owners;
+    ForEachElement(node, path, kRule, diag_,
+                   [&](const YAML::Node& v, const std::string& p) {
+                     const auto gateway = ReadGateway(v, p);
+                     if (gateway && ClaimUnique(owners, ToString(*gateway), v,
+                                                p, "a gateway", diag_)) {
+                       out->push_back(*gateway);
+                     }
+                   });
+  }
+
+  std::optional<Ipv4Addr> ReadGateway(const YAML::Node& node,
+                                      const std::string& path) {
+    const auto text = ReadString(node, path, kAddressRule, diag_);
+    if (!text) return std::nullopt;
+    const auto address = ParseIpv4(*text);
+    if (!address) {
+      diag_.Add(node, path,
+                absl::StrCat(Quote(*text), " is not an IPv4 address"),
+                kAddressRule);
+      return std::nullopt;
+    }
+    if (const auto reason = NotUnicastReason(*address)) {
+      diag_.Add(node, path, absl::StrCat(*text, " ", *reason),
+                "a unicast gateway address");
+      return std::nullopt;
+    }
+    return address;
+  }
+
+  void ReadPortReference(const YAML::Node& node, const std::string& path,
+                         std::string* out) {
+    std::vector<absl::string_view> names;
+    for (const auto& [name, owner] : port_owners_) names.push_back(name);
+    std::sort(names.begin(), names.end());
+    const std::string accepted = names.empty() ? "the name of a configured port"
+                                               : absl::StrJoin(names, ", ");
+    const auto name = ReadString(node, path, accepted, diag_);
+    if (!name) return;
+    if (!port_owners_.contains(*name)) {
+      std::string problem = absl::StrCat("no port named ", Quote(*name));
+      if (const auto hint = ClosestMatch(*name, names)) {
+        absl::StrAppend(&problem, ", did you mean '", *hint, "'?");
+      }
+      diag_.Add(node, path, problem, accepted);
+      return;
+    }
+    *out = *name;
+  }
+
+  // -------------------------------------------------------- the rest
+
+  void ReadMetrics(const YAML::Node& node, const std::string& path) {
+    const Field fields[] = {
+        {"listen",
+         [&](const YAML::Node& v, const std::string& p) {
+           const auto text = ReadString(v, p, kListenRule, diag_);
+           if (!text) return;
+           if (!text->empty() && !ParseListenAddress(*text)) {
+             diag_.Add(v, p, absl::StrCat(Quote(*text), " is not HOST:PORT"),
+                       kListenRule);
+             return;
+           }
+           config_.metrics.listen = *text;
+         }},
+    };
+    WalkMap(node, path, fields, /*allow_empty=*/true, diag_);
+  }
+
+  void ReadAdmin(const YAML::Node& node, const std::string& path) {
+    const Field fields[] = {
+        {"socket", [&](const YAML::Node& v,
+                       const std::string& p) { ReadSocketPath(v, p); }},
+    };
+    WalkMap(node, path, fields, /*allow_empty=*/true, diag_);
+  }
+
+  void ReadSocketPath(const YAML::Node& node, const std::string& path) {
+    constexpr absl::string_view kRule =
+        "an absolute path of at most 107 bytes naming a file, e.g. "
+        "/run/isthmus/isthmusd.sock";
+    const auto text = ReadString(node, path, kRule, diag_);
+    if (!text) return;
+    if (text->empty() || text->front() != '/') {
+      diag_.Add(node, path,
+                absl::StrCat(Quote(*text), " is not an absolute path"), kRule);
+    } else if (text->size() > kMaxUnixPathLen) {
+      diag_.Add(node, path,
+                absl::StrCat("is ", text->size(),
+                             " bytes long, too long for a unix socket"),
+                kRule);
+    } else if (text->back() == '/') {
+      diag_.Add(node, path, absl::StrCat(Quote(*text), " names a directory"),
+                kRule);
+    } else {
+      config_.admin.socket = *text;
+    }
+  }
+
+  void ReadLog(const YAML::Node& node, const std::string& path) {
+    const Field fields[] = {
+        {"level",
+         [&](const YAML::Node& v, const std::string& p) {
+           if (const auto level = ReadChoice(v, p, kLogLevels, diag_)) {
+             config_.log_level = std::string(kLogLevels[*level]);
+           }
+         }},
+    };
+    WalkMap(node, path, fields, /*allow_empty=*/true, diag_);
+  }
+
+  Diagnostics diag_;
+  Config config_;
+  // Name -> key path of its first use, for uniqueness and references.
+  absl::flat_hash_map<std::string, std::string> port_owners_;
+  absl::flat_hash_map<std::string, std::string> interface_owners_;
+  absl::flat_hash_map<std::string, std::string> route_owners_;
+};
+
+absl::Status SyntaxError(const std::string& source, const YAML::Exception& e) {
+  if (e.mark.is_null())
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", e.msg));
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "%s:%d:%d: %s", source, e.mark.line + 1, e.mark.column + 1, e.msg));
+}
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                             &std::fclose);
+  if (!file)
+    return absl::ErrnoToStatus(errno, absl::StrCat(path, ": cannot open"));
+  std::string text;
+  std::string chunk(kReadChunkBytes, '\0');
+  while (true) {
+    const size_t n = std::fread(chunk.data(), 1, chunk.size(), file.get());
+    text.append(chunk, 0, n);
+    if (text.size() > kMaxConfigBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": larger than ", kMaxConfigBytes, " bytes"));
+    }
+    if (n < chunk.size()) break;
+  }
+  if (std::ferror(file.get())) {
+    return absl::ErrnoToStatus(errno, absl::StrCat(path, ": cannot read"));
+  }
+  return text;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- public
+
+std::string ToString(Ipv4Addr a) {
+  return absl::StrFormat("%d.%d.%d.%d", a.value >> 24, (a.value >> 16) & 0xff,
+                         (a.value >> 8) & 0xff, a.value & 0xff);
+}
+
+std::string ToString(const Ipv4Prefix& p) {
+  return absl::StrCat(ToString(p.addr), "/", p.len);
+}
+
+std::optional<Ipv4Addr> ParseIpv4(std::string_view input) {
+  const absl::string_view text = ToAbsl(input);
+  constexpr size_t kOctets = 4;
+  const std::vector<absl::string_view> parts = absl::StrSplit(text, '.');
+  if (parts.size() != kOctets) return std::nullopt;
+  uint32_t value = 0;
+  for (const absl::string_view part : parts) {
+    const auto octet = ParseDecimal(part, kMaxOctetDigits);
+    if (!octet || *octet > kMaxOctet) return std::nullopt;
+    value = (value << 8) | static_cast<uint32_t>(*octet);
+  }
+  return Ipv4Addr{value};
+}
+
+std::optional<InterfaceAddress> ParseInterfaceAddress(std::string_view input) {
+  const absl::string_view text = ToAbsl(input);
+  const size_t slash = text.find('/');
+  if (slash == absl::string_view::npos) return std::nullopt;
+  const auto host = ParseIpv4(ToStd(text.substr(0, slash)));
+  const auto len = ParseDecimal(text.substr(slash + 1), kMaxPrefixLenDigits);
+  if (!host || !len || *len > kIpv4Bits) return std::nullopt;
+  const uint8_t prefix_len = static_cast<uint8_t>(*len);
+  return InterfaceAddress{
+      .host = *host,
+      .subnet = {.addr = {host->value & PrefixMask(prefix_len)},
+                 .len = prefix_len}};
+}
+
+std::optional<Ipv4Prefix> ParsePrefix(std::string_view text) {
+  const auto address = ParseInterfaceAddress(text);
+  if (!address || address->host != address->subnet.addr) return std::nullopt;
+  return address->subnet;
+}
+
+std::optional<ListenAddress> ParseListenAddress(std::string_view input) {
+  const absl::string_view text = ToAbsl(input);
+  const size_t colon = text.rfind(':');
+  if (colon == absl::string_view::npos) return std::nullopt;
+  const absl::string_view host = text.substr(0, colon);
+  const auto port = ParseDecimal(text.substr(colon + 1), kMaxPortDigits);
+  if (!port || *port > kMaxUdpTcpPort) return std::nullopt;
+  if (host != "localhost" && !ParseIpv4(ToStd(host))) return std::nullopt;
+  return ListenAddress{.host = std::string(host),
+                       .port = static_cast<uint16_t>(*port)};
+}
+
+std::string_view ToString(PortDriver d) {
+  for (size_t i = 0; i < std::size(kDrivers); ++i) {
+    if (kDrivers[i] == d) return ToStd(kDriverNames[i]);
+  }
+  return "unknown";
+}
+
+absl::StatusOr<Config> LoadConfigText(const std::string& text,
+                                      const std::string& source) {
+  // yaml-cpp reports syntax errors (and its own nesting limit) by throwing;
+  // nothing past this function sees an exception.
+  try {
+    const std::vector<YAML::Node> documents = YAML::LoadAll(text);
+    if (documents.size() > 1) {
+      Diagnostics diag(source);
+      diag.Add(documents[1], "",
+               absl::StrCat("found ", documents.size(), " YAML documents"),
+               "a single document");
+      return diag.ToStatus();
+    }
+    return ConfigParser(source).Parse(documents.empty() ? YAML::Node()
+                                                        : documents.front());
+  } catch (const YAML::Exception& e) {
+    return SyntaxError(source, e);
+  }
+}
+
+absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadWholeFile(path);
+  if (!text.ok()) return text.status();
+  return LoadConfigText(*text, path);
+}
+
+absl::Status CheckReloadable(const Config& running, const Config& next) {
+  std::vector<std::string> problems;
+  const auto require_same = [&](bool same, absl::string_view key) {
+    if (same) return;
+    problems.push_back(absl::StrCat(key, ": changing ", key,
+                                    " requires a restart of isthmusd"));
+  };
+  const DataplaneConfig& a = running.dataplane;
+  const DataplaneConfig& b = next.dataplane;
+  require_same(running.ports == next.ports, "ports");
+  const size_t before_dataplane = problems.size();
+  require_same(a.workers == b.workers, "dataplane.workers");
+  require_same(a.worker_cpus == b.worker_cpus, "dataplane.worker_cpus");
+  require_same(a.burst == b.burst, "dataplane.burst");
+  require_same(a.mbufs == b.mbufs, "dataplane.mbufs");
+  require_same(a.hugepages == b.hugepages, "dataplane.hugepages");
+  require_same(a.punt_interface == b.punt_interface,
+               "dataplane.punt_interface");
+  require_same(a.fib_max_routes == b.fib_max_routes,
+               "dataplane.fib_max_routes");
+  require_same(a.fib_tbl8_groups == b.fib_tbl8_groups,
+               "dataplane.fib_tbl8_groups");
+  require_same(a.eal_args == b.eal_args, "dataplane.eal_args");
+  const bool named_a_dataplane_key = problems.size() > before_dataplane;
+  require_same(running.metrics.listen == next.metrics.listen, "metrics.listen");
+  require_same(running.admin.socket == next.admin.socket, "admin.socket");
+
+  // Catch-all for dataplane fields added later and not listed above: with
+  // the reloadable ones copied over, anything still different needs a restart.
+  DataplaneConfig b_with_a_tunables = b;
+  b_with_a_tunables.idle_sleep_us = a.idle_sleep_us;
+  b_with_a_tunables.idle_polls_before_sleep = a.idle_polls_before_sleep;
+  b_with_a_tunables.punt_rate_pps = a.punt_rate_pps;
+  if (!named_a_dataplane_key) require_same(b_with_a_tunables == a, "dataplane");
+
+  if (problems.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrJoin(problems, "\n"));
+}
+
+}  // namespace isthmus

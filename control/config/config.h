@@ -1,0 +1,132 @@
+#pragma once
+// The daemon's configuration: one YAML file, parsed and validated as a whole
+// before anything is applied. Every error names the file, the key path and
+// what would be accepted; LoadConfig reports all of them, not just the first.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace isthmus {
+
+// IPv4 address in host byte order.
+struct Ipv4Addr {
+  uint32_t value = 0;
+  friend bool operator==(const Ipv4Addr&, const Ipv4Addr&) = default;
+  friend auto operator<=>(const Ipv4Addr&, const Ipv4Addr&) = default;
+};
+
+struct Ipv4Prefix {
+  Ipv4Addr addr;   // network address (host bits zero)
+  uint8_t len = 0;
+  friend bool operator==(const Ipv4Prefix&, const Ipv4Prefix&) = default;
+  friend auto operator<=>(const Ipv4Prefix&, const Ipv4Prefix&) = default;
+  bool Contains(Ipv4Addr a) const {
+    const uint32_t mask = len == 0 ? 0 : ~uint32_t{0} << (32 - len);
+    return (a.value & mask) == addr.value;
+  }
+};
+
+std::string ToString(Ipv4Addr a);
+std::string ToString(const Ipv4Prefix& p);
+std::optional<Ipv4Addr> ParseIpv4(std::string_view text);
+// "a.b.c.d/len"; host bits must be zero unless allow_host_bits (interface
+// addresses such as 198.18.0.1/24 keep them in `host`).
+struct InterfaceAddress {
+  Ipv4Addr host;
+  Ipv4Prefix subnet;
+  // Needed by PortConfig's defaulted operator==, which is otherwise deleted.
+  friend bool operator==(const InterfaceAddress&, const InterfaceAddress&) = default;
+};
+std::optional<Ipv4Prefix> ParsePrefix(std::string_view text);
+std::optional<InterfaceAddress> ParseInterfaceAddress(std::string_view text);
+
+// "HOST:PORT" where HOST is a dotted-quad IPv4 address or "localhost" and
+// PORT is 0..65535 (0: let the kernel pick, useful in tests).
+struct ListenAddress {
+  std::string host;
+  uint16_t port = 0;
+};
+std::optional<ListenAddress> ParseListenAddress(std::string_view text);
+
+enum class PortDriver { kAfXdp, kAfPacket, kPmd };
+std::string_view ToString(PortDriver d);
+
+struct PortConfig {
+  std::string name;          // our name, used in CLI, metrics and routes
+  PortDriver driver = PortDriver::kAfXdp;
+  std::string interface;     // kernel interface (af_xdp, af_packet)
+  std::string devargs;       // pmd: free-form EAL device arguments
+  std::optional<InterfaceAddress> address;  // pmd: given to its exception tap
+  uint32_t mtu = 1500;
+  friend bool operator==(const PortConfig&, const PortConfig&) = default;
+};
+
+struct DataplaneConfig {
+  uint32_t workers = 1;
+  std::vector<uint32_t> worker_cpus;  // empty: workers float over all CPUs
+  uint32_t idle_sleep_us = 100;       // sleep when a poll round found nothing
+  uint32_t idle_polls_before_sleep = 64;
+  uint32_t burst = 32;
+  uint32_t mbufs = 16383;
+  bool hugepages = false;
+  std::string punt_interface = "isth-punt";  // exception tap (af_xdp/af_packet)
+  uint32_t punt_rate_pps = 20000;            // per worker, token bucket
+  uint32_t fib_max_routes = 1 << 20;
+  uint32_t fib_tbl8_groups = 1 << 12;
+  std::vector<std::string> eal_args;         // appended to the EAL command line
+  friend bool operator==(const DataplaneConfig&, const DataplaneConfig&) = default;
+};
+
+struct PuntConfig {
+  std::vector<uint16_t> tcp_ports = {179, 22};
+  std::vector<uint16_t> udp_ports;
+  friend bool operator==(const PuntConfig&, const PuntConfig&) = default;
+};
+
+struct StaticRoute {
+  Ipv4Prefix prefix;
+  std::vector<Ipv4Addr> via;    // gateways; more than one = ECMP
+  std::string port;             // optional: restrict gateways to this port
+  bool blackhole = false;
+  friend bool operator==(const StaticRoute&, const StaticRoute&) = default;
+  friend auto operator<=>(const StaticRoute&, const StaticRoute&) = default;
+};
+
+struct MetricsConfig {
+  std::string listen = "127.0.0.1:9470";  // empty: no endpoint
+  friend bool operator==(const MetricsConfig&, const MetricsConfig&) = default;
+};
+
+struct AdminConfig {
+  std::string socket = "/run/isthmus/isthmusd.sock";
+  friend bool operator==(const AdminConfig&, const AdminConfig&) = default;
+};
+
+struct Config {
+  std::string source;  // file it came from
+  DataplaneConfig dataplane;
+  std::vector<PortConfig> ports;
+  PuntConfig punt;
+  std::vector<StaticRoute> routes;
+  MetricsConfig metrics;
+  AdminConfig admin;
+  std::string log_level = "info";
+};
+
+// Parses and validates. On failure (InvalidArgument) the status message lists
+// every problem, one per line, as "FILE:LINE: KEY.PATH: what is wrong
+// (accepted: ...)"; LINE is omitted when yaml-cpp gives no position.
+// LoadConfigFile returns NotFound / PermissionDenied / ... for unreadable files.
+absl::StatusOr<Config> LoadConfigFile(const std::string& path);
+absl::StatusOr<Config> LoadConfigText(const std::string& text, const std::string& source);
+
+// What a reload may change without a restart; returns an error naming the
+// keys that would need one.
+absl::Status CheckReloadable(const Config& running, const Config& next);
+
+}  // namespace isthmus

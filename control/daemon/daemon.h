@@ -1,0 +1,112 @@
+#pragma once
+// isthmusd: owns the EAL, the ports, the tables the workers read, and the
+// control thread's event loop (signals, netlink, admin API, timers).
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "control/admin/admin_server.h"
+#include "control/config/config.h"
+#include "control/metrics/dataplane_snapshot.h"
+#include "control/metrics/metrics_exporter.h"
+#include "control/netlink/netlink_monitor.h"
+#include "control/routing/route_table.h"
+#include "dataplane/fib/fib.h"
+#include "dataplane/neighbor/neighbor_table.h"
+#include "dataplane/worker/worker.h"
+#include "dataplane/xdp/xdp_punt_maps.h"
+#include "nlohmann/json.hpp"
+
+struct rte_mempool;
+struct rte_rcu_qsbr;
+
+namespace isthmus {
+
+// A data port or exception TAP as the control thread knows it.
+struct PortState {
+  std::string name;            // config name ("west"), or the TAP's ifname
+  PortDriver driver = PortDriver::kAfXdp;
+  std::string interface;       // the kernel interface that carries its addresses
+  uint16_t port_id = 0;
+  int ifindex = 0;             // kernel interface for neighbours and addresses
+  bool is_exception = false;
+  uint16_t exception_port = kNoPort;
+  std::optional<XdpPuntMaps> xdp;
+};
+
+class Daemon {
+ public:
+  explicit Daemon(Config config) : config_(std::move(config)) {}
+  ~Daemon();
+  // Builds everything, then runs the control loop until SIGTERM/SIGINT.
+  absl::Status Run();
+
+ private:
+  absl::Status InitEal();
+  absl::Status CreateTables();
+  absl::Status CreatePorts();
+  absl::Status CreateExceptionTap(const std::string& ifname, const MacAddr* mac, uint16_t bridge_to,
+                                  uint16_t* port_id);
+  absl::Status ConfigureKernel();
+  absl::Status StartWorkers();
+  void StopWorkers();
+  absl::Status LoopOnce(int epoll_fd, bool* stop);
+
+  // Control-plane state changes.
+  absl::Status ApplyAddresses();
+  absl::Status ApplyStaticRoutes(const Config& config, std::vector<std::string>* changes);
+  absl::Status ApplyPunt(const PuntConfig& punt);
+  void MirrorToKernel(const Ipv4Prefix& prefix, RouteSource source, const std::vector<Nexthop>* nexthops);
+  void OnNeighbor(const NeighborEvent& e);
+  void OnAddress(const AddressEvent& e);
+  void ServiceNeighborRequests();
+  absl::StatusOr<std::vector<std::string>> Reload(const std::string& origin);
+
+  // Views (admin API and metrics).
+  absl::StatusOr<nlohmann::json> HandleAdmin(const AdminRequest& request);
+  nlohmann::json ShowPorts() const;
+  nlohmann::json ShowRoutes() const;
+  nlohmann::json ShowFib() const;
+  nlohmann::json ShowDrops() const;
+  nlohmann::json ShowStats() const;
+  DataplaneSnapshot Snapshot() const;    // thread-safe (metrics thread)
+  const PortState* PortById(uint16_t port_id) const;
+  std::string PortName(uint16_t port_id) const;
+
+  Config config_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  bool eal_ready_ = false;
+  rte_mempool* pool_ = nullptr;
+  rte_rcu_qsbr* rcu_ = nullptr;
+  std::unique_ptr<Fib> fib_;
+  std::unique_ptr<NeighborTable> neighbors_;
+  std::unique_ptr<RouteTable> routes_;
+  std::vector<PortState> ports_;                 // data ports first, then TAPs
+  std::vector<PortInfo> port_info_;              // indexed by DPDK port id
+  std::vector<std::unique_ptr<rte_spinlock_t>> tx_locks_;
+  std::unique_ptr<WorkerTunables> tunables_;
+  std::atomic<bool> stop_workers_{false};
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<unsigned> worker_lcores_;
+  std::unique_ptr<NetlinkMonitor> netlink_;
+  std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<MetricsExporter> metrics_;
+  std::map<int, std::vector<InterfaceAddress>> kernel_addresses_;  // ifindex -> addresses
+  std::map<std::pair<uint16_t, uint32_t>, std::chrono::steady_clock::time_point> last_resolve_;
+  std::set<std::pair<uint16_t, uint32_t>> gateways_;
+  std::chrono::steady_clock::time_point last_refresh_{};
+  std::atomic<uint64_t> fib_routes_{0};
+  std::atomic<uint64_t> neighbor_requests_{0};
+  std::atomic<uint64_t> neighbors_resolved_{0};
+  std::atomic<uint64_t> kernel_route_errors_{0};
+  bool reload_requested_ = false;
+};
+
+}  // namespace isthmus

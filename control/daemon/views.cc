@@ -1,0 +1,182 @@
+// The daemon's read-only views: admin API answers and the metrics snapshot.
+
+#include <rte_ethdev.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "control/daemon/daemon.h"
+#include "dataplane/port/port.h"
+#include "isthmus_version.h"
+
+namespace isthmus {
+
+absl::StatusOr<nlohmann::json> Daemon::HandleAdmin(const AdminRequest& request) {
+  if (request.command == "show") {
+    static constexpr const char* kAccepted = "ports, routes, fib, drops, stats";
+    if (request.args.empty()) return absl::InvalidArgumentError(absl::StrCat("show what? (accepted: ", kAccepted, ")"));
+    const std::string& what = request.args[0];
+    if (what == "ports") return ShowPorts();
+    if (what == "routes") return ShowRoutes();
+    if (what == "fib") return ShowFib();
+    if (what == "drops") return ShowDrops();
+    if (what == "stats") return ShowStats();
+    return absl::InvalidArgumentError(absl::StrCat("unknown show target '", what, "' (accepted: ", kAccepted, ")"));
+  }
+  if (request.command == "reload") {
+    auto changes = Reload("admin API");
+    if (!changes.ok()) return changes.status();
+    return nlohmann::json{{"changes", *changes}};
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown command '", request.command, "' (accepted: show, reload)"));
+}
+
+nlohmann::json Daemon::ShowPorts() const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const PortState& p : ports_) {
+    rte_eth_stats stats{};
+    rte_eth_stats_get(p.port_id, &stats);
+    rte_eth_link link{};
+    rte_eth_link_get_nowait(p.port_id, &link);
+    uint16_t mtu = 0;
+    rte_eth_dev_get_mtu(p.port_id, &mtu);
+    out.push_back({
+        {"name", p.name},
+        {"driver", p.is_exception ? "tap" : std::string(ToString(p.driver))},
+        {"interface", p.interface},
+        {"port_id", p.port_id},
+        {"mac", FormatMac(port_info_[p.port_id].mac)},
+        {"link_up", link.link_status == RTE_ETH_LINK_UP},
+        {"mtu", mtu},
+        {"rx_packets", stats.ipackets},
+        {"rx_bytes", stats.ibytes},
+        {"tx_packets", stats.opackets},
+        {"tx_bytes", stats.obytes},
+        {"rx_missed", stats.imissed},
+        {"rx_errors", stats.ierrors},
+        {"tx_errors", stats.oerrors},
+    });
+  }
+  return out;
+}
+
+nlohmann::json Daemon::ShowRoutes() const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const RouteTable::View& v : routes_->Routes()) {
+    nlohmann::json nexthops = nlohmann::json::array();
+    if (v.entry.source == RouteSource::kStatic && !v.entry.blackhole) {
+      for (const Ipv4Addr& gw : v.entry.gateways) {
+        std::string port;
+        for (const Nexthop& nh : v.nexthops) {
+          if (nh.gateway == gw.value) port = PortName(nh.port);
+        }
+        nexthops.push_back({{"via", ToString(gw)}, {"port", port}});
+      }
+    } else if (v.entry.port) {
+      nexthops.push_back({{"via", ""}, {"port", PortName(*v.entry.port)}});
+    }
+    nlohmann::json route = {{"prefix", ToString(v.entry.prefix)},
+                            {"source", std::string(ToString(v.entry.source))},
+                            {"blackhole", v.entry.blackhole},
+                            {"active", v.active},
+                            {"nexthops", nexthops}};
+    if (!v.inactive_reason.empty()) route["inactive_reason"] = v.inactive_reason;
+    out.push_back(std::move(route));
+  }
+  return out;
+}
+
+nlohmann::json Daemon::ShowFib() const {
+  static constexpr const char* kKind[] = {"forward", "connected", "local", "blackhole"};
+  nlohmann::json entries = nlohmann::json::array();
+  std::vector<std::tuple<uint32_t, uint8_t, uint32_t>> rows;
+  fib_->ForEachRoute([&](uint32_t prefix, uint8_t len, uint32_t group) { rows.emplace_back(prefix, len, group); });
+  std::sort(rows.begin(), rows.end());
+  for (const auto& [prefix, len, gid] : rows) {
+    nlohmann::json nexthops = nlohmann::json::array();
+    const NexthopGroup& group = fib_->group(gid);
+    for (uint32_t i = 0; i < group.count; ++i) {
+      const Nexthop& nh = fib_->nexthop(group.members[i]);
+      MacAddr mac;
+      const bool resolved = nh.kind == NexthopKind::kForward && NeighborTable::Load(neighbors_->Word(nh.neighbor_slot), &mac);
+      nexthops.push_back({{"kind", kKind[static_cast<int>(nh.kind)]},
+                          {"via", nh.kind == NexthopKind::kForward ? ToString(Ipv4Addr{nh.gateway}) : ""},
+                          {"port", nh.kind == NexthopKind::kBlackhole ? "" : PortName(nh.port)},
+                          {"mac", resolved ? FormatMac(mac) : ""},
+                          {"resolved", resolved}});
+    }
+    entries.push_back({{"prefix", ToString(Ipv4Prefix{Ipv4Addr{prefix}, len})}, {"group", gid}, {"nexthops", nexthops}});
+  }
+  return {{"routes", fib_->routes()}, {"entries", entries}};
+}
+
+nlohmann::json Daemon::ShowDrops() const {
+  const DataplaneSnapshot snap = Snapshot();
+  nlohmann::json drops = nlohmann::json::array(), punts = nlohmann::json::array();
+  for (size_t i = 0; i < kDropReasonCount; ++i) {
+    drops.push_back({{"reason", kDropReasonInfo[i].name}, {"help", kDropReasonInfo[i].help}, {"packets", snap.drops[i]}});
+  }
+  for (size_t i = 0; i < kPuntReasonCount; ++i) {
+    punts.push_back({{"reason", kPuntReasonInfo[i].name}, {"help", kPuntReasonInfo[i].help}, {"packets", snap.punts[i]}});
+  }
+  return {{"drops", drops}, {"punts", punts}};
+}
+
+nlohmann::json Daemon::ShowStats() const {
+  nlohmann::json workers = nlohmann::json::array();
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    const LcoreCounters& c = workers_[i]->counters();
+    workers.push_back({{"id", workers_[i]->id()},
+                       {"lcore", worker_lcores_.size() > i ? worker_lcores_[i] : 0},
+                       {"busy_polls", c.busy_polls.Get()},
+                       {"idle_polls", c.idle_polls.Get()},
+                       {"rx_packets", c.rx_packets.Get()},
+                       {"tx_packets", c.tx_packets.Get()}});
+  }
+  const auto uptime = std::chrono::steady_clock::now() - started_;
+  return {{"version", ISTHMUS_VERSION},
+          {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(uptime).count()},
+          {"fib_routes", fib_routes_.load()},
+          {"neighbors", neighbors_->size()},
+          {"workers", workers}};
+}
+
+DataplaneSnapshot Daemon::Snapshot() const {
+  DataplaneSnapshot snap;
+  for (const PortState& p : ports_) {
+    rte_eth_stats stats{};
+    rte_eth_stats_get(p.port_id, &stats);
+    rte_eth_link link{};
+    rte_eth_link_get_nowait(p.port_id, &link);
+    PortCounters pc;
+    pc.name = p.name;
+    pc.driver = p.is_exception ? "tap" : std::string(ToString(p.driver));
+    pc.interface = p.interface;
+    pc.rx_packets = stats.ipackets;
+    pc.rx_bytes = stats.ibytes;
+    pc.tx_packets = stats.opackets;
+    pc.tx_bytes = stats.obytes;
+    pc.rx_missed = stats.imissed;
+    pc.rx_errors = stats.ierrors;
+    pc.tx_errors = stats.oerrors;
+    pc.link_up = link.link_status == RTE_ETH_LINK_UP;
+    snap.ports.push_back(std::move(pc));
+    if (p.xdp) {
+      auto xdp = p.xdp->ReadStats();
+      if (xdp.ok()) snap.xdp.push_back({p.name, xdp->to_kernel, xdp->to_dataplane});
+    }
+  }
+  for (const auto& w : workers_) {
+    const LcoreCounters& c = w->counters();
+    snap.workers.push_back({w->id(), c.busy_polls.Get(), c.idle_polls.Get(), c.rx_packets.Get(), c.tx_packets.Get()});
+    for (size_t i = 0; i < kDropReasonCount; ++i) snap.drops[i] += c.drops[i].Get();
+    for (size_t i = 0; i < kPuntReasonCount; ++i) snap.punts[i] += c.punts[i].Get();
+  }
+  snap.fib_routes = fib_routes_.load(std::memory_order_relaxed);
+  snap.neighbor_requests = neighbor_requests_.load(std::memory_order_relaxed);
+  snap.neighbors_resolved = neighbors_resolved_.load(std::memory_order_relaxed);
+  snap.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  return snap;
+}
+
+}  // namespace isthmus

@@ -1,0 +1,61 @@
+#pragma once
+// A point-in-time copy of the data plane's counters, taken by the control
+// side and read by the metrics exporter and the admin commands. Plain values
+// only: building one must not touch DPDK from the reader's thread.
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "dataplane/drop_reason.h"
+
+namespace isthmus {
+
+struct PortCounters {
+  std::string name;
+  std::string driver;
+  std::string interface;
+  uint64_t rx_packets = 0;
+  uint64_t rx_bytes = 0;
+  uint64_t tx_packets = 0;
+  uint64_t tx_bytes = 0;
+  uint64_t rx_missed = 0;
+  uint64_t rx_errors = 0;
+  uint64_t tx_errors = 0;
+  bool link_up = false;
+};
+
+struct WorkerCounters {
+  uint32_t id = 0;
+  uint64_t busy_polls = 0;  // poll rounds that received at least one packet
+  uint64_t idle_polls = 0;
+  uint64_t rx_packets = 0;
+  uint64_t tx_packets = 0;
+};
+
+// What the XDP steering program decided on one port.
+struct XdpCounters {
+  std::string port;
+  uint64_t to_kernel = 0;
+  uint64_t to_dataplane = 0;
+};
+
+struct DataplaneSnapshot {
+  std::vector<PortCounters> ports;
+  std::vector<WorkerCounters> workers;
+  std::array<uint64_t, kDropReasonCount> drops{};  // indexed by DropReason
+  std::array<uint64_t, kPuntReasonCount> punts{};  // indexed by PuntReason
+  uint64_t fib_routes = 0;
+  uint64_t neighbors_resolved = 0;  // next hops whose MAC is currently known
+  uint64_t neighbor_requests = 0;   // resolutions asked of the kernel, ever
+  std::vector<XdpCounters> xdp;
+  double uptime_seconds = 0;
+};
+
+// Called on the metrics exporter's HTTP thread at every scrape: it must be
+// thread-safe.
+using SnapshotFn = std::function<DataplaneSnapshot()>;
+
+}  // namespace isthmus

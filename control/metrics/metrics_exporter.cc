@@ -1,0 +1,274 @@
+#include "control/metrics/metrics_exporter.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <exception>
+#include <utility>
+
+#include <prometheus/collectable.h>
+#include <prometheus/exposer.h>
+#include <prometheus/text_serializer.h>
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "isthmus_version.h"
+
+namespace isthmus {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+using Labels = std::vector<ClientMetric::Label>;
+
+constexpr size_t kHttpThreads = 2;  // a slow scrape must not stall the next one
+constexpr uint32_t kMaxPort = 65535;
+constexpr size_t kMaxPortDigits = 5;
+constexpr char kAcceptedListenForms[] =
+    "accepted: IPV4:PORT or [IPV6]:PORT, e.g. 127.0.0.1:9470 or [::1]:9470";
+
+MetricFamily Family(absl::string_view name, absl::string_view help, MetricType type) {
+  MetricFamily family;
+  family.name = std::string(name);
+  family.help = std::string(help);
+  family.type = type;
+  return family;
+}
+
+void AddSample(MetricFamily& family, Labels labels, double value) {
+  ClientMetric sample;
+  sample.label = std::move(labels);
+  if (family.type == MetricType::Counter) {
+    sample.counter.value = value;
+  } else {
+    sample.gauge.value = value;
+  }
+  family.metric.push_back(std::move(sample));
+}
+
+double AsDouble(uint64_t v) { return static_cast<double>(v); }
+
+// drop_reason.h uses std::string_view; Debian's abseil has its own type.
+absl::string_view AbslView(std::string_view s) { return {s.data(), s.size()}; }
+
+struct PortCounterSpec {
+  absl::string_view name;
+  absl::string_view help;
+  uint64_t PortCounters::*field;
+};
+
+constexpr PortCounterSpec kPortCounters[] = {
+    {"isthmus_port_rx_packets_total", "Packets received on the port.", &PortCounters::rx_packets},
+    {"isthmus_port_rx_bytes_total", "Bytes received on the port.", &PortCounters::rx_bytes},
+    {"isthmus_port_tx_packets_total", "Packets sent on the port.", &PortCounters::tx_packets},
+    {"isthmus_port_tx_bytes_total", "Bytes sent on the port.", &PortCounters::tx_bytes},
+    {"isthmus_port_rx_missed_total",
+     "Packets the port's receive queues had no room for (the workers fell behind).",
+     &PortCounters::rx_missed},
+    {"isthmus_port_rx_errors_total", "Erroneous packets received, as reported by the driver.",
+     &PortCounters::rx_errors},
+    {"isthmus_port_tx_errors_total", "Packets the driver failed to send.",
+     &PortCounters::tx_errors},
+};
+
+Labels PortLabels(const PortCounters& port) {
+  return {{"port", port.name}, {"driver", port.driver}, {"interface", port.interface}};
+}
+
+void AppendPortFamilies(const DataplaneSnapshot& s, std::vector<MetricFamily>& out) {
+  for (const PortCounterSpec& spec : kPortCounters) {
+    MetricFamily family = Family(spec.name, spec.help, MetricType::Counter);
+    for (const PortCounters& port : s.ports) {
+      AddSample(family, PortLabels(port), AsDouble(port.*spec.field));
+    }
+    out.push_back(std::move(family));
+  }
+  MetricFamily up = Family("isthmus_port_up", "1 if the port's link is up, 0 if down.",
+                           MetricType::Gauge);
+  for (const PortCounters& port : s.ports) AddSample(up, PortLabels(port), port.link_up ? 1 : 0);
+  out.push_back(std::move(up));
+}
+
+// The per-reason help from drop_reason.h goes into the family's HELP line,
+// the only place the exposition format has for documentation.
+template <size_t N>
+std::string ReasonHelp(absl::string_view intro, const std::array<ReasonInfo, N>& reasons) {
+  std::string help(intro);
+  for (size_t i = 0; i < N; ++i) {
+    absl::StrAppend(&help, i == 0 ? " " : "; ", AbslView(reasons[i].name), ": ",
+                    AbslView(reasons[i].help));
+  }
+  absl::StrAppend(&help, ".");
+  return help;
+}
+
+template <size_t N>
+MetricFamily ReasonFamily(absl::string_view name, absl::string_view intro,
+                          const std::array<ReasonInfo, N>& reasons,
+                          const std::array<uint64_t, N>& counts) {
+  MetricFamily family = Family(name, ReasonHelp(intro, reasons), MetricType::Counter);
+  for (size_t i = 0; i < N; ++i) {
+    AddSample(family, {{"reason", std::string(AbslView(reasons[i].name))}}, AsDouble(counts[i]));
+  }
+  return family;
+}
+
+void AppendWorkerFamilies(const DataplaneSnapshot& s, std::vector<MetricFamily>& out) {
+  MetricFamily polls = Family(
+      "isthmus_worker_polls_total",
+      "Receive poll rounds of a worker; result=busy found packets, result=idle found none.",
+      MetricType::Counter);
+  MetricFamily rx = Family("isthmus_worker_rx_packets_total",
+                           "Packets a worker received from all its queues.", MetricType::Counter);
+  MetricFamily tx = Family("isthmus_worker_tx_packets_total",
+                           "Packets a worker handed to the ports for sending.",
+                           MetricType::Counter);
+  for (const WorkerCounters& w : s.workers) {
+    const std::string id = absl::StrCat(w.id);
+    AddSample(polls, {{"worker", id}, {"result", "busy"}}, AsDouble(w.busy_polls));
+    AddSample(polls, {{"worker", id}, {"result", "idle"}}, AsDouble(w.idle_polls));
+    AddSample(rx, {{"worker", id}}, AsDouble(w.rx_packets));
+    AddSample(tx, {{"worker", id}}, AsDouble(w.tx_packets));
+  }
+  out.push_back(std::move(polls));
+  out.push_back(std::move(rx));
+  out.push_back(std::move(tx));
+}
+
+void AppendXdpFamily(const DataplaneSnapshot& s, std::vector<MetricFamily>& out) {
+  MetricFamily xdp = Family(
+      "isthmus_xdp_decisions_total",
+      "Packets the XDP steering program passed to the kernel or redirected to the data plane.",
+      MetricType::Counter);
+  for (const XdpCounters& port : s.xdp) {
+    AddSample(xdp, {{"port", port.port}, {"decision", "kernel"}}, AsDouble(port.to_kernel));
+    AddSample(xdp, {{"port", port.port}, {"decision", "dataplane"}}, AsDouble(port.to_dataplane));
+  }
+  out.push_back(std::move(xdp));
+}
+
+MetricFamily SingleValue(absl::string_view name, absl::string_view help, MetricType type,
+                         double value, Labels labels = {}) {
+  MetricFamily family = Family(name, help, type);
+  AddSample(family, std::move(labels), value);
+  return family;
+}
+
+absl::Status ListenError(const std::string& listen, absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat("metrics listen address \"", listen, "\" ",
+                                                 problem, " (", kAcceptedListenForms, ")"));
+}
+
+bool ValidPort(absl::string_view text) {
+  uint32_t port = 0;
+  return !text.empty() && text.size() <= kMaxPortDigits &&
+         std::all_of(text.begin(), text.end(), absl::ascii_isdigit) &&
+         absl::SimpleAtoi(text, &port) && port <= kMaxPort;
+}
+
+}  // namespace
+
+class SnapshotCollector : public prometheus::Collectable {
+ public:
+  explicit SnapshotCollector(SnapshotFn fn) : fn_(std::move(fn)) {}
+  std::vector<MetricFamily> Collect() const override {
+    return BuildMetricFamilies(fn_(), ISTHMUS_VERSION);
+  }
+
+ private:
+  SnapshotFn fn_;
+};
+
+std::vector<MetricFamily> BuildMetricFamilies(const DataplaneSnapshot& s,
+                                              absl::string_view version) {
+  std::vector<MetricFamily> out;
+  out.push_back(SingleValue("isthmus_build_info", "Isthmus build; the value is always 1.",
+                            MetricType::Gauge, 1, {{"version", std::string(version)}}));
+  out.push_back(SingleValue("isthmus_daemon_uptime_seconds", "Seconds since isthmusd started.",
+                            MetricType::Gauge, s.uptime_seconds));
+  AppendPortFamilies(s, out);
+  out.push_back(ReasonFamily("isthmus_dataplane_drops_total",
+                             "Packets the data plane dropped, by reason.", kDropReasonInfo,
+                             s.drops));
+  out.push_back(ReasonFamily("isthmus_dataplane_punts_total",
+                             "Packets the data plane handed to the kernel, by reason.",
+                             kPuntReasonInfo, s.punts));
+  AppendWorkerFamilies(s, out);
+  out.push_back(SingleValue("isthmus_fib_routes", "Routes installed in the forwarding table.",
+                            MetricType::Gauge, AsDouble(s.fib_routes)));
+  out.push_back(SingleValue("isthmus_neighbor_resolved",
+                            "Next hops whose link-layer address is currently known.",
+                            MetricType::Gauge, AsDouble(s.neighbors_resolved)));
+  out.push_back(SingleValue("isthmus_neighbor_resolution_requests_total",
+                            "Next-hop resolutions the data plane asked the kernel for.",
+                            MetricType::Counter, AsDouble(s.neighbor_requests)));
+  AppendXdpFamily(s, out);
+  return out;
+}
+
+std::string RenderMetricsText(const DataplaneSnapshot& snapshot, absl::string_view version) {
+  return prometheus::TextSerializer().Serialize(BuildMetricFamilies(snapshot, version));
+}
+
+absl::StatusOr<std::string> ValidateMetricsListen(const std::string& listen) {
+  std::string host;
+  absl::string_view port;
+  if (!listen.empty() && listen.front() == '[') {
+    const size_t close = listen.find("]:");
+    if (close == std::string::npos) return ListenError(listen, "has no \"]:PORT\"");
+    host = listen.substr(1, close - 1);
+    port = absl::string_view(listen).substr(close + 2);
+    in6_addr addr6{};
+    if (inet_pton(AF_INET6, host.c_str(), &addr6) != 1) {
+      return ListenError(listen, "has an invalid IPv6 address");
+    }
+  } else {
+    const size_t colon = listen.rfind(':');
+    if (colon == std::string::npos) return ListenError(listen, "has no \":PORT\"");
+    host = listen.substr(0, colon);
+    port = absl::string_view(listen).substr(colon + 1);
+    in_addr addr4{};
+    if (inet_pton(AF_INET, host.c_str(), &addr4) != 1) {
+      return ListenError(listen, "has an invalid IPv4 address (host names are not accepted)");
+    }
+  }
+  if (!ValidPort(port)) return ListenError(listen, "has an invalid port (0-65535)");
+  return listen;
+}
+
+absl::StatusOr<std::unique_ptr<MetricsExporter>> MetricsExporter::Start(const std::string& listen,
+                                                                        SnapshotFn fn) {
+  if (!fn) return absl::InvalidArgumentError("metrics exporter needs a snapshot function");
+  absl::StatusOr<std::string> address = ValidateMetricsListen(listen);
+  if (!address.ok()) return address.status();
+
+  std::unique_ptr<MetricsExporter> exporter(new MetricsExporter());
+  exporter->collector_ = std::make_shared<SnapshotCollector>(std::move(fn));
+  // prometheus-cpp reports a failed bind by throwing from the constructor;
+  // the exception stops here and becomes a status.
+  try {
+    exporter->exposer_ = std::make_unique<prometheus::Exposer>(*address, kHttpThreads);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat("cannot serve metrics on ", listen, ": ", e.what(),
+                                               " (is the port already in use?)"));
+  }
+  const std::vector<int> ports = exporter->exposer_->GetListeningPorts();
+  if (ports.empty()) {
+    return absl::InternalError(absl::StrCat("metrics server on ", listen, " bound no port"));
+  }
+  exporter->port_ = static_cast<uint16_t>(ports.front());
+  exporter->exposer_->RegisterCollectable(exporter->collector_);
+  spdlog::info("metrics: serving /metrics on {} (port {})", listen, exporter->port_);
+  return exporter;
+}
+
+MetricsExporter::~MetricsExporter() = default;
+
+std::string MetricsExporter::Render() const {
+  return prometheus::TextSerializer().Serialize(collector_->Collect());
+}
+
+}  // namespace isthmus

@@ -1,0 +1,89 @@
+#pragma once
+// Every packet the data plane does not forward leaves through one of these
+// exits: a drop (counted as isthmus_dataplane_drops_total{reason}) or a punt
+// to the kernel (isthmus_dataplane_punts_total{reason}). Names are the label
+// values; help text is exported in docs and `isthmusctl show drops`.
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace isthmus {
+
+#define ISTHMUS_DROP_REASONS(X)                                                       \
+  X(kRunt, "runt", "frame shorter than Ethernet + minimal IPv4 header")              \
+  X(kNotIpv4, "not_ipv4", "ethertype is not IPv4 and not ARP (IPv6, VLAN, other)")   \
+  X(kNotForUs, "l2_not_for_us", "destination MAC is neither the port's nor broadcast/multicast") \
+  X(kL2BroadcastUnicastIp, "l2_broadcast_unicast_ip",                                \
+    "unicast IPv4 in a link-layer broadcast frame (RFC 1812 5.3.4)")                  \
+  X(kBadVersion, "bad_version", "IP version field is not 4")                         \
+  X(kBadIhl, "bad_ihl", "IHL below 5 words (RFC 1812 5.2.2)")                        \
+  X(kBadTotalLength, "bad_total_length",                                             \
+    "IPv4 total length below the header length or beyond the frame (RFC 1812 5.2.2)") \
+  X(kBadChecksum, "bad_checksum", "IPv4 header checksum mismatch (RFC 1812 5.2.2)")  \
+  X(kMartianSource, "martian_source",                                                \
+    "source in 0/8, 127/8, 224/4, 240/4 or broadcast (RFC 1812 5.3.7)")               \
+  X(kMartianDestination, "martian_destination",                                      \
+    "destination in 0/8 or 127/8 (RFC 1812 5.3.7)")                                  \
+  X(kNoRoute, "no_route", "no FIB entry covers the destination")                     \
+  X(kBlackhole, "blackhole", "the route is a configured blackhole")                  \
+  X(kNeighborMissing, "neighbor_missing",                                            \
+    "next hop MAC not yet known (resolution requested from the kernel)")             \
+  X(kNeighborRequestFull, "neighbor_request_full",                                   \
+    "next hop MAC unknown and the resolution queue was full")                        \
+  X(kMtuExceeded, "mtu_exceeded", "packet larger than the egress MTU with DF set")   \
+  X(kTxFull, "tx_full", "egress queue full, packet not sent")                        \
+  X(kPuntFull, "punt_full", "exception path to the kernel is full or rate-limited")  \
+  X(kPuntUnavailable, "punt_unavailable", "no exception interface to hand the packet to") \
+  X(kFromKernelUnroutable, "from_kernel_unroutable",                                 \
+    "packet from the exception interface that has no port to leave by")              \
+  X(kKernelHasCopy, "kernel_has_copy",                                              \
+    "af_packet: the kernel received its own copy of this local or ARP frame")        \
+  X(kBug, "bug", "internal invariant violated (a bug: please report)")
+
+enum class DropReason : uint8_t {
+#define ISTHMUS_X(id, name, help) id,
+  ISTHMUS_DROP_REASONS(ISTHMUS_X)
+#undef ISTHMUS_X
+  kCount
+};
+
+#define ISTHMUS_PUNT_REASONS(X)                                                       \
+  X(kLocal, "local", "addressed to the appliance itself")                            \
+  X(kTtlExpired, "ttl_expired", "TTL would reach 0: kernel sends ICMP time exceeded") \
+  X(kIpOptions, "ip_options", "IPv4 options: the kernel's slow path forwards them")  \
+  X(kMulticastBroadcast, "multicast_broadcast", "multicast or limited broadcast destination") \
+  X(kArp, "arp", "ARP (the kernel owns neighbour resolution)")                       \
+  X(kFragNeeded, "frag_needed", "larger than the egress MTU: the kernel fragments or sends ICMP")
+
+enum class PuntReason : uint8_t {
+#define ISTHMUS_X(id, name, help) id,
+  ISTHMUS_PUNT_REASONS(ISTHMUS_X)
+#undef ISTHMUS_X
+  kCount
+};
+
+inline constexpr size_t kDropReasonCount = static_cast<size_t>(DropReason::kCount);
+inline constexpr size_t kPuntReasonCount = static_cast<size_t>(PuntReason::kCount);
+
+struct ReasonInfo {
+  std::string_view name;
+  std::string_view help;
+};
+
+inline constexpr std::array<ReasonInfo, kDropReasonCount> kDropReasonInfo = {{
+#define ISTHMUS_X(id, name, help) {name, help},
+    ISTHMUS_DROP_REASONS(ISTHMUS_X)
+#undef ISTHMUS_X
+}};
+
+inline constexpr std::array<ReasonInfo, kPuntReasonCount> kPuntReasonInfo = {{
+#define ISTHMUS_X(id, name, help) {name, help},
+    ISTHMUS_PUNT_REASONS(ISTHMUS_X)
+#undef ISTHMUS_X
+}};
+
+constexpr std::string_view Name(DropReason r) { return kDropReasonInfo[static_cast<size_t>(r)].name; }
+constexpr std::string_view Name(PuntReason r) { return kPuntReasonInfo[static_cast<size_t>(r)].name; }
+
+}  // namespace isthmus

@@ -1,0 +1,125 @@
+#pragma once
+// The forwarding table workers read: an rte_lpm (DIR-24-8) whose 24-bit
+// result is a next-hop *group*; groups list up to kMaxEcmp next hops; a next
+// hop says how to leave (port + gateway, connected, local, blackhole).
+//
+// One writer (the control thread). Groups and next hops live in fixed arrays
+// and are immutable while any FIB entry may point at them: a freed id is
+// reused only after an RCU grace period (rte_rcu_qsbr), and rte_lpm frees its
+// tbl8 groups through the same QSBR variable (rte_lpm_rcu_qsbr_add), so
+// workers never read memory that is being rewritten.
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+
+struct rte_lpm;
+struct rte_rcu_qsbr;
+
+namespace isthmus {
+
+inline constexpr uint32_t kMaxEcmp = 16;
+
+enum class NexthopKind : uint8_t {
+  kForward,    // to `gateway` via `port`
+  kConnected,  // to the packet's own destination via `port`
+  kLocal,      // addressed to us: hand to the kernel
+  kBlackhole,  // drop (counted)
+};
+
+struct Nexthop {
+  uint32_t gateway = 0;        // host order; kForward only
+  uint32_t neighbor_slot = 0;  // kForward: NeighborTable slot of the gateway
+  uint16_t port = 0;
+  NexthopKind kind = NexthopKind::kBlackhole;
+  friend bool operator==(const Nexthop& a, const Nexthop& b) {
+    return a.gateway == b.gateway && a.port == b.port && a.kind == b.kind;
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const Nexthop& n) {
+    return H::combine(std::move(h), n.gateway, n.port, n.kind);
+  }
+};
+
+struct NexthopGroup {
+  uint32_t count = 0;
+  uint32_t members[kMaxEcmp] = {};  // indexes into the next-hop array
+};
+
+struct FibParams {
+  std::string name = "fib";
+  uint32_t max_routes = 1 << 16;
+  uint32_t tbl8_groups = 1 << 10;
+  uint32_t max_groups = 1 << 16;
+  uint32_t max_nexthops = 1 << 16;
+  int socket_id = 0;
+};
+
+class Fib {
+ public:
+  static absl::StatusOr<std::unique_ptr<Fib>> Create(const FibParams& params, rte_rcu_qsbr* rcu);
+  ~Fib();
+  Fib(const Fib&) = delete;
+  Fib& operator=(const Fib&) = delete;
+
+  // --- workers ---
+  rte_lpm* lpm() const { return lpm_; }
+  const NexthopGroup& group(uint32_t id) const { return groups_[id]; }
+  const Nexthop& nexthop(uint32_t id) const { return nexthops_[id]; }
+
+  // --- control thread ---
+  // Points `prefix` (host order) at a group holding `members` (deduplicated:
+  // routes with the same next-hop set share one group).
+  absl::Status Set(uint32_t prefix, uint8_t len, const std::vector<Nexthop>& members);
+  absl::Status Delete(uint32_t prefix, uint8_t len);
+  uint32_t routes() const { return static_cast<uint32_t>(routes_.size()); }
+  uint32_t groups_in_use() const { return static_cast<uint32_t>(group_ids_.size()); }
+  uint32_t nexthops_in_use() const { return static_cast<uint32_t>(nexthop_ids_.size()); }
+  // Group id of an installed prefix, or -1.
+  int64_t GroupOf(uint32_t prefix, uint8_t len) const;
+  template <typename F>
+  void ForEachRoute(F&& f) const {
+    for (const auto& [key, gid] : routes_) f(static_cast<uint32_t>(key >> 8), static_cast<uint8_t>(key & 0xff), gid);
+  }
+
+ private:
+  Fib() = default;
+  struct Pending {
+    uint32_t id;
+    uint64_t token;
+  };
+  absl::StatusOr<uint32_t> AcquireNexthop(const Nexthop& nh);
+  void ReleaseNexthop(uint32_t id);
+  absl::StatusOr<uint32_t> AcquireGroup(const std::vector<Nexthop>& members);
+  void ReleaseGroup(uint32_t id);
+  // Frees ids whose grace period has passed; allocates from the free list.
+  absl::StatusOr<uint32_t> Allocate(std::vector<uint32_t>* free_ids, std::deque<Pending>* pending, uint32_t* next,
+                                    uint32_t max, const char* what);
+  void Defer(std::deque<Pending>* pending, uint32_t id);
+  static uint64_t RouteKey(uint32_t prefix, uint8_t len) { return uint64_t{prefix} << 8 | len; }
+
+  rte_lpm* lpm_ = nullptr;
+  rte_rcu_qsbr* rcu_ = nullptr;
+  FibParams params_;
+  std::unique_ptr<NexthopGroup[]> groups_;
+  std::unique_ptr<Nexthop[]> nexthops_;
+
+  absl::flat_hash_map<uint64_t, uint32_t> routes_;   // prefix/len -> group
+  // Dedup and reference counts (control only).
+  absl::flat_hash_map<std::vector<uint32_t>, uint32_t> group_ids_;
+  std::vector<uint32_t> group_refs_;
+  std::vector<std::vector<uint32_t>> group_members_;
+  absl::flat_hash_map<Nexthop, uint32_t> nexthop_ids_;
+  std::vector<uint32_t> nexthop_refs_;
+
+  std::vector<uint32_t> free_groups_, free_nexthops_;
+  std::deque<Pending> pending_groups_, pending_nexthops_;
+  uint32_t next_group_ = 0, next_nexthop_ = 0;
+};
+
+}  // namespace isthmus

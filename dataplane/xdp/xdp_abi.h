@@ -1,0 +1,61 @@
+#pragma once
+/*
+ * The contract between isthmus_xdp.bpf.c (compiled by clang -target bpf) and
+ * the C++ control side (XdpPuntMaps). Plain C on purpose: both compilers read
+ * it, so the map sizes, map value flags and counter indices cannot drift.
+ *
+ * Maps (names are what XdpPuntMaps looks up, BPF_OBJ_NAME_LEN = 16 max):
+ *   xsks_map        XSKMAP       rx queue index -> AF_XDP socket (DPDK fills it)
+ *   local_addrs     HASH         __u32 IPv4, network byte order -> __u8 flags
+ *   punt_tcp_ports  HASH         __u16 port, host byte order   -> __u8 flags
+ *   punt_udp_ports  HASH         __u16 port, host byte order   -> __u8 flags
+ *   xdp_stats       PERCPU_ARRAY __u32 index (enum below)      -> __u64 count
+ */
+
+enum isthmus_xdp_limits {
+  /* Queues of one port DPDK may bind sockets to (veth has one). */
+  ISTHMUS_XDP_MAX_QUEUES = 64,
+  /* Addresses the appliance answers on: interface, loopback and VIPs. */
+  ISTHMUS_XDP_MAX_LOCAL_ADDRS = 1024,
+  /* Ports per protocol whose traffic the kernel handles (BGP, SSH, BFD…). */
+  ISTHMUS_XDP_MAX_PUNT_PORTS = 64,
+};
+
+/* Value stored in local_addrs and punt_*_ports; only presence is tested
+ * today, the byte leaves room for per-entry flags later. */
+enum isthmus_xdp_entry_flags {
+  ISTHMUS_XDP_ENTRY_PRESENT = 1,
+};
+
+/*
+ * xdp_stats counters: X(ID, field, help). Every frame increments exactly one
+ * total (TO_KERNEL or TO_DATAPLANE) and exactly one reason, so each total
+ * equals the sum of its reasons. The KERNEL_* reasons must stay contiguous
+ * (KERNEL_ARP .. KERNEL_LOCAL_FRAGMENT): the program tests the range.
+ */
+#define ISTHMUS_XDP_STATS(X)                                                   \
+  X(TO_KERNEL, to_kernel, "frames left to the kernel (XDP_PASS)")              \
+  X(TO_DATAPLANE, to_dataplane,                                                \
+    "frames redirected to the data plane's AF_XDP socket")                     \
+  X(KERNEL_ARP, kernel_arp, "ARP: the kernel owns neighbour resolution")       \
+  X(KERNEL_NON_IPV4, kernel_non_ipv4,                                          \
+    "other non-IPv4 frames (IPv6 incl. ND, LLDP, VLAN-tagged)")                \
+  X(KERNEL_MULTICAST_BROADCAST, kernel_multicast_broadcast,                    \
+    "IPv4 to 255.255.255.255 or 224.0.0.0/4")                                  \
+  X(KERNEL_LOCAL_ICMP, kernel_local_icmp, "ICMP to a local address")           \
+  X(KERNEL_LOCAL_PUNT_PORT, kernel_local_punt_port,                            \
+    "TCP/UDP to a local address with a source or destination punt port")       \
+  X(KERNEL_LOCAL_FRAGMENT, kernel_local_fragment,                              \
+    "non-first IPv4 fragment to a local address (no ports to classify by)")    \
+  X(DATAPLANE_MALFORMED, dataplane_malformed,                                  \
+    "truncated or invalid IPv4 (the data plane counts it by drop reason)")     \
+  X(DATAPLANE_LOCAL, dataplane_local,                                          \
+    "to a local address but not for the kernel (tunnels, other ports)")        \
+  X(DATAPLANE_TRANSIT, dataplane_transit, "IPv4 not addressed to the appliance")
+
+enum isthmus_xdp_stat {
+#define ISTHMUS_XDP_STAT_ENUM(id, field, help) ISTHMUS_XDP_STAT_##id,
+  ISTHMUS_XDP_STATS(ISTHMUS_XDP_STAT_ENUM)
+#undef ISTHMUS_XDP_STAT_ENUM
+  ISTHMUS_XDP_STAT_COUNT
+};
