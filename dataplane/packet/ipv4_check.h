@@ -49,12 +49,36 @@ inline uint32_t LoadBe32(const uint8_t* p) {
   return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
 }
 
-// One's-complement sum over the header (RFC 1071); 0 when the checksum is right.
+// Complemented one's-complement sum over the header (RFC 1071), as the
+// 16-bit value in network order: 0 when the checksum is right, and the
+// checksum to store when the field was zeroed. The sum is independent of byte
+// order (RFC 1071 2(B)), so it adds 32-bit words in host order into a 64-bit
+// accumulator, folds, and swaps once at the end.
 inline uint16_t Ipv4HeaderChecksumResidue(const uint8_t* ip, uint32_t header_len) {
-  uint32_t sum = 0;
-  for (uint32_t i = 0; i < header_len; i += 2) sum += LoadBe16(ip + i);
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<uint16_t>(~sum & 0xffff);
+  uint64_t sum = 0;
+  auto add_words = [&](uint32_t words) {
+    for (uint32_t i = 0; i < words; ++i) {
+      uint32_t w;
+      std::memcpy(&w, ip + 4 * i, sizeof(w));
+      sum += w;
+    }
+  };
+  // The common header (no options) gets a loop the compiler unrolls.
+  if (header_len == kIpv4MinHeaderLen) {
+    add_words(kIpv4MinHeaderLen / 4);
+  } else {
+    add_words(header_len / 4);
+  }
+  sum = (sum & 0xffffffffu) + (sum >> 32);
+  sum = (sum & 0xffffffffu) + (sum >> 32);
+  sum = (sum & 0xffffu) + (sum >> 16);
+  sum = (sum & 0xffffu) + (sum >> 16);
+  const auto residue = static_cast<uint16_t>(~sum & 0xffffu);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  return __builtin_bswap16(residue);
+#else
+  return residue;
+#endif
 }
 
 // RFC 1812 5.3.7: a router must not forward packets whose source is

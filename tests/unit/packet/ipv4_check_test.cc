@@ -147,3 +147,22 @@ TEST(DropReasons, NamesAreUniqueLabelValues) {
 
 }  // namespace
 }  // namespace isthmus
+
+namespace isthmus {
+namespace {
+
+// With the checksum field zeroed, the residue is the checksum to store
+// (network order), equal to a plain RFC 1071 computation.
+TEST(Ipv4HeaderChecksumResidue, ComputesTheChecksumOfAZeroedField) {
+  for (uint16_t id = 0; id < 2000; id += 7) {
+    testing::Bytes f = testing::PacketBuilder().Id(id).Ttl(static_cast<uint8_t>(id)).Build();
+    uint8_t* ip = f.data() + 14;
+    const uint16_t stored = static_cast<uint16_t>(ip[10] << 8 | ip[11]);
+    EXPECT_EQ(Ipv4HeaderChecksumResidue(ip, 20), 0);
+    ip[10] = ip[11] = 0;
+    EXPECT_EQ(Ipv4HeaderChecksumResidue(ip, 20), stored);
+  }
+}
+
+}  // namespace
+}  // namespace isthmus

@@ -1,0 +1,510 @@
+// Google Benchmark programs for the IPv4 forwarding stage (ForwardBurst, the
+// exact code the workers run) over net_ring ports, beside an io-forward loop
+// over the same ports in the same run. See perf/README.md for the design and
+// the results.
+//
+// Each benchmark iteration is one worker poll round: rx_burst of 32 from the
+// ingress port, the stage, TX flush to the egress ports. The thread's CPU time
+// and the TSC are read around the whole loop (see Clocks); the rare TTL
+// refresh (see ring_loop.h) is excluded from both and from Google Benchmark's
+// clock. After the
+// loop every received packet must have been transmitted, with no drop, no
+// punt and no frame missing from the wire, or the run is reported as an error.
+
+#include <benchmark/benchmark.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lpm.h>
+#include <rte_malloc.h>
+#include <rte_prefetch.h>
+#include <rte_rcu_qsbr.h>
+#include <spdlog/spdlog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "dataplane/fib/fib.h"
+#include "dataplane/neighbor/neighbor_table.h"
+#include "dataplane/worker/forward.h"
+#include "perf/frame_mix.h"
+#include "perf/ring_loop.h"
+#include "perf/route_mix.h"
+
+namespace isthmus::perf {
+namespace {
+
+constexpr uint16_t kBurst = 32;                 // the worker's default burst
+constexpr uint32_t kMaxInflight = 32768;
+constexpr uint32_t kPoolSize = kMaxInflight + 4096;
+// TTL 255 survives 254 passes; refresh well before the stage would punt.
+constexpr uint32_t kPassesPerRefresh = 200;
+constexpr uint32_t kRcuThreads = 1;
+constexpr uint32_t kWorkerRcuId = 0;
+constexpr uint32_t kNeighborCapacity = 64;
+constexpr uint32_t kNeighborRequests = 64;
+constexpr uint64_t kRouteSeed = 0x15b1;
+constexpr uint64_t kFrameSeed = 0xf4a3e;
+constexpr uint32_t kGateways = 8;
+constexpr uint32_t kGatewayBase = 0xcb007101u;  // 203.0.113.1 (RFC 5737 TEST-NET-3)
+// Member counts of the next-hop groups routes are spread over: half the
+// routes have one next hop, the others 2-, 4- or 8-way ECMP.
+constexpr std::array<uint32_t, 8> kGroupSizes = {1, 1, 1, 1, 2, 2, 4, 8};
+constexpr MacAddr kIngressMac = {0x02, 0x00, 0x5e, 0x00, 0x00, 0x01};
+constexpr std::array<MacAddr, kEgressPorts> kEgressMacs = {{{0x02, 0x00, 0x5e, 0x00, 0x00, 0x02},
+                                                           {0x02, 0x00, 0x5e, 0x00, 0x00, 0x03}}};
+constexpr uint32_t kLargeTable = 1000000;
+constexpr uint32_t kSmallTable = 1000;
+constexpr uint32_t kLpmColdDsts = 1 << 20;
+constexpr double kMega = 1e6;
+constexpr uint64_t kNanosPerSecond = 1000000000;
+
+// ---------------------------------------------------------------------------
+// Shared state: the ring loop, next hops and the route tables, built once.
+
+struct RouteTable {
+  std::vector<Route> routes;
+  std::unique_ptr<Fib> fib;
+};
+
+class World {
+ public:
+  static absl::StatusOr<World*> Get();
+  static void Destroy();   // before rte_eal_cleanup
+  ~World();
+  absl::StatusOr<const RouteTable*> Table(uint32_t routes);
+
+  const RingLoop& loop() const { return loop_; }
+  rte_rcu_qsbr* rcu() const { return rcu_; }
+  std::vector<TxQueue> TxQueues() const;
+  ForwardContext Context(const Fib& fib, LcoreCounters* counters, TxBuffers* tx, PuntLimiter* limiter);
+
+ private:
+  absl::Status Init();
+  absl::Status InitNexthops();
+  absl::StatusOr<std::unique_ptr<RouteTable>> BuildTable(uint32_t routes);
+
+  RingLoop loop_;
+  rte_rcu_qsbr* rcu_ = nullptr;
+  std::unique_ptr<NeighborTable> neighbors_;
+  std::vector<PortInfo> ports_;
+  std::vector<std::vector<Nexthop>> groups_;
+  std::map<uint32_t, absl::StatusOr<std::unique_ptr<RouteTable>>> tables_;
+};
+
+std::unique_ptr<World>& WorldSlot() {
+  static std::unique_ptr<World> world;
+  return world;
+}
+
+absl::StatusOr<World*> World::Get() {
+  static absl::Status init_error;
+  if (!init_error.ok()) return init_error;
+  if (WorldSlot() == nullptr) {
+    auto w = std::make_unique<World>();
+    init_error = w->Init();
+    if (!init_error.ok()) return init_error;
+    WorldSlot() = std::move(w);
+  }
+  return WorldSlot().get();
+}
+
+void World::Destroy() { WorldSlot().reset(); }
+
+World::~World() {
+  tables_.clear();
+  neighbors_.reset();
+  for (uint16_t port : {loop_.ingress, loop_.egress[0], loop_.egress[1]}) {
+    if (loop_.pool == nullptr) break;
+    if (rte_eth_dev_stop(port) == 0) rte_eth_dev_close(port);
+  }
+  rte_free(rcu_);
+}
+
+absl::StatusOr<const RouteTable*> GetTable(uint32_t routes) {
+  auto world = World::Get();
+  if (!world.ok()) return world.status();
+  return (*world)->Table(routes);
+}
+
+absl::Status World::Init() {
+  auto loop = CreateRingLoop(kMaxInflight, kPoolSize);
+  if (!loop.ok()) return loop.status();
+  loop_ = *loop;
+  const size_t rcu_size = rte_rcu_qsbr_get_memsize(kRcuThreads);
+  rcu_ = static_cast<rte_rcu_qsbr*>(rte_zmalloc("fb_rcu", rcu_size, RTE_CACHE_LINE_SIZE));
+  if (rcu_ == nullptr || rte_rcu_qsbr_init(rcu_, kRcuThreads) != 0) return absl::ResourceExhaustedError("RCU QSBR");
+  rte_rcu_qsbr_thread_register(rcu_, kWorkerRcuId);
+  rte_rcu_qsbr_thread_online(rcu_, kWorkerRcuId);
+
+  ports_.assign(loop_.port_count, PortInfo{});
+  ports_[loop_.ingress].mac = kIngressMac;
+  for (uint32_t i = 0; i < kEgressPorts; ++i) ports_[loop_.egress[i]].mac = kEgressMacs[i];
+  return InitNexthops();
+}
+
+// Gateways alternate between the two egress ports. Their MAC is the ingress
+// port's, so forwarded frames come back acceptable (see ring_loop.h).
+absl::Status World::InitNexthops() {
+  auto neighbors = NeighborTable::Create(kNeighborCapacity, kNeighborRequests, static_cast<int>(rte_socket_id()));
+  if (!neighbors.ok()) return neighbors.status();
+  neighbors_ = std::move(*neighbors);
+  std::vector<Nexthop> gateways;
+  for (uint32_t k = 0; k < kGateways; ++k) {
+    Nexthop nh;
+    nh.kind = NexthopKind::kForward;
+    nh.gateway = kGatewayBase + k;
+    nh.port = loop_.egress[k % kEgressPorts];
+    auto slot = neighbors_->Intern(nh.port, nh.gateway);
+    if (!slot.ok()) return slot.status();
+    neighbors_->Set(*slot, kIngressMac);
+    nh.neighbor_slot = *slot;
+    gateways.push_back(nh);
+  }
+  for (uint32_t g = 0; g < kGroupSizes.size(); ++g) {
+    std::vector<Nexthop> members;
+    for (uint32_t j = 0; j < kGroupSizes[g]; ++j) members.push_back(gateways[(g + j) % kGateways]);
+    groups_.push_back(std::move(members));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<RouteTable>> World::BuildTable(uint32_t count) {
+  auto table = std::make_unique<RouteTable>();
+  table->routes = GenerateRoutes(count, kRouteSeed + count);
+  FibParams params;
+  params.name = absl::StrCat("fb_fib", count);
+  params.max_routes = count;
+  // One tbl8 group per /24 that holds a longer prefix: ~1.1% of the routes.
+  params.tbl8_groups = std::max<uint32_t>(256, rte_align32pow2(count / 64));
+  auto fib = Fib::Create(params, rcu_);
+  if (!fib.ok()) return fib.status();
+  table->fib = std::move(*fib);
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < table->routes.size(); ++i) {
+    const Route& r = table->routes[i];
+    if (absl::Status s = table->fib->Set(r.prefix, r.len, groups_[i % groups_.size()]); !s.ok()) return s;
+  }
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  spdlog::info("FIB of {} routes ({} groups, {} next hops) loaded in {:.2f} s ({:.0f} routes/s)", table->fib->routes(),
+               table->fib->groups_in_use(), table->fib->nexthops_in_use(), took.count(), count / took.count());
+  return table;
+}
+
+absl::StatusOr<const RouteTable*> World::Table(uint32_t routes) {
+  auto it = tables_.find(routes);
+  if (it == tables_.end()) it = tables_.emplace(routes, BuildTable(routes)).first;
+  if (!it->second.ok()) return it->second.status();
+  return it->second->get();
+}
+
+std::vector<TxQueue> World::TxQueues() const {
+  std::vector<TxQueue> queues(loop_.port_count);
+  for (uint16_t port = 0; port < loop_.port_count; ++port) queues[port] = TxQueue{port, 0, nullptr};
+  return queues;
+}
+
+ForwardContext World::Context(const Fib& fib, LcoreCounters* counters, TxBuffers* tx, PuntLimiter* limiter) {
+  ForwardContext ctx;
+  ctx.fib = &fib;
+  ctx.neighbors = neighbors_.get();
+  ctx.ports = ports_.data();
+  ctx.port_count = loop_.port_count;
+  ctx.counters = counters;
+  ctx.tx = tx;
+  ctx.punt_limiter = limiter;
+  return ctx;
+}
+
+// ---------------------------------------------------------------------------
+// Measurement helpers.
+
+// Two clocks: the TSC (wall time, what a dedicated core would see) and this
+// thread's CPU time, which excludes the time the scheduler gave to other
+// processes — on a shared 2-vCPU machine the two differ.
+struct Clocks {
+  uint64_t tsc = 0;
+  uint64_t cpu_ns = 0;
+  static Clocks Now() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return {rte_rdtsc_precise(), static_cast<uint64_t>(ts.tv_sec) * kNanosPerSecond + static_cast<uint64_t>(ts.tv_nsec)};
+  }
+  Clocks operator-(const Clocks& o) const { return {tsc - o.tsc, cpu_ns - o.cpu_ns}; }
+  Clocks& operator+=(const Clocks& o) {
+    tsc += o.tsc;
+    cpu_ns += o.cpu_ns;
+    return *this;
+  }
+};
+
+// cycles_per_pkt counts TSC cycles of CPU time the thread actually ran;
+// wall_cycles_per_pkt counts elapsed TSC cycles. Mpps follows the former.
+void ReportRate(benchmark::State& state, const Clocks& spent, uint64_t packets) {
+  if (packets == 0 || spent.tsc == 0 || spent.cpu_ns == 0) return;
+  const double hz = static_cast<double>(rte_get_tsc_hz());
+  const double cpu_cycles = static_cast<double>(spent.cpu_ns) * hz / kNanosPerSecond;
+  const double per_packet = cpu_cycles / static_cast<double>(packets);
+  state.counters["cycles_per_pkt"] = per_packet;
+  state.counters["wall_cycles_per_pkt"] = static_cast<double>(spent.tsc) / static_cast<double>(packets);
+  state.counters["Mpps"] = hz / per_packet / kMega;
+  state.SetItemsProcessed(static_cast<int64_t>(packets));
+}
+
+// Every packet received went out: no drop, no punt, nothing lost.
+absl::Status CheckConservation(const LcoreCounters& c, uint64_t received) {
+  for (size_t r = 0; r < kDropReasonCount; ++r) {
+    if (const uint64_t n = c.drops[r].Get(); n != 0) {
+      return absl::DataLossError(absl::StrCat(n, " packets dropped: ", std::string(Name(static_cast<DropReason>(r)))));
+    }
+  }
+  for (size_t r = 0; r < kPuntReasonCount; ++r) {
+    if (const uint64_t n = c.punts[r].Get(); n != 0) {
+      return absl::DataLossError(absl::StrCat(n, " packets punted: ", std::string(Name(static_cast<PuntReason>(r)))));
+    }
+  }
+  if (c.tx_packets.Get() != received) {
+    return absl::DataLossError(absl::StrCat("received ", received, " but transmitted ", c.tx_packets.Get()));
+  }
+  return absl::OkStatus();
+}
+
+// Frees the frames of one run and checks none went missing or astray.
+absl::Status EmptyWire(const RingLoop& loop, uint32_t inflight) {
+  uint32_t stray = 0;
+  const uint32_t on_wire = DrainWire(loop, &stray);
+  if (stray != 0) return absl::DataLossError(absl::StrCat(stray, " frames sent out the wrong way"));
+  if (on_wire != inflight) return absl::DataLossError(absl::StrCat(inflight - on_wire, " frames lost from the wire"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<World*> PrepareWire(uint32_t inflight, const std::vector<Route>& routes) {
+  auto world = World::Get();
+  if (!world.ok()) return world.status();
+  if (inflight % kBurst != 0 || inflight > kMaxInflight) {
+    return absl::InvalidArgumentError(absl::StrCat("in-flight frames must be a multiple of ", kBurst, " up to ",
+                                                   kMaxInflight));
+  }
+  if (absl::Status s = FillWire((*world)->loop(), MakeFrames(routes, inflight, kIngressMac, kFrameSeed)); !s.ok()) {
+    return s;
+  }
+  return world;
+}
+
+void Fail(benchmark::State& state, const absl::Status& status) {
+  state.SkipWithError(std::string(status.ToString()).c_str());
+}
+
+// ---------------------------------------------------------------------------
+// Benchmarks.
+
+// The I/O ceiling: the same ring ports, packets moved untouched.
+void BM_IoForward(benchmark::State& state) {
+  const auto inflight = static_cast<uint32_t>(state.range(0));
+  auto table = GetTable(kSmallTable);
+  if (!table.ok()) return Fail(state, table.status());
+  auto world = PrepareWire(inflight, (*table)->routes);
+  if (!world.ok()) return Fail(state, world.status());
+  const RingLoop& loop = (*world)->loop();
+  rte_mbuf* pkts[kBurst];
+  uint64_t received = 0, sent = 0;
+  const Clocks start = Clocks::Now();
+  for (auto _ : state) {
+    const uint16_t n = rte_eth_rx_burst(loop.ingress, 0, pkts, kBurst);
+    uint16_t out = 0;
+    for (int attempt = 0; attempt < 3 && out < n; ++attempt) {
+      out = static_cast<uint16_t>(out + rte_eth_tx_burst(loop.egress[0], 0, pkts + out, static_cast<uint16_t>(n - out)));
+    }
+    if (out < n) rte_pktmbuf_free_bulk(pkts + out, n - out);
+    received += n;
+    sent += out;
+  }
+  const Clocks spent = Clocks::Now() - start;
+  absl::Status status = EmptyWire(loop, inflight);
+  if (status.ok() && sent != received) status = absl::DataLossError(absl::StrCat(received - sent, " not sent"));
+  if (status.ok() && received != static_cast<uint64_t>(state.iterations()) * kBurst) status = absl::DataLossError("the wire ran dry");
+  if (!status.ok()) return Fail(state, status);
+  ReportRate(state, spent, received);
+}
+
+// Touches nothing the stage would not: asks for every mbuf header, then
+// every frame's first line, before the stage reads them. net_ring's rx_burst
+// never reads an mbuf, so without this the stage pays both cache misses in
+// series for each packet.
+void PrefetchBurst(rte_mbuf* const* pkts, uint16_t n) {
+  for (uint16_t i = 0; i < n; ++i) rte_prefetch0(pkts[i]);
+  for (uint16_t i = 0; i < n; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], const void*));
+}
+
+enum class Prefetch : bool { kNo, kYes };
+
+// The pipeline: rx_burst -> ForwardBurst -> TxBuffers::FlushAll -> RCU
+// quiescent state, as in Worker::Run.
+template <Prefetch kPrefetch>
+void RunForward(benchmark::State& state, uint32_t table_size) {
+  const auto inflight = static_cast<uint32_t>(state.range(0));
+  auto table = GetTable(table_size);
+  if (!table.ok()) return Fail(state, table.status());
+  auto prepared = PrepareWire(inflight, (*table)->routes);
+  if (!prepared.ok()) return Fail(state, prepared.status());
+  World& world = **prepared;
+  const RingLoop& loop = world.loop();
+
+  LcoreCounters counters;
+  TxBuffers tx(world.TxQueues(), &counters);
+  PuntLimiter limiter(0);
+  ForwardContext ctx = world.Context(*(*table)->fib, &counters, &tx, &limiter);
+  const uint64_t refresh_every = uint64_t{kPassesPerRefresh} * inflight / kBurst;
+  uint64_t until_refresh = refresh_every, received = 0, refresh_shortfall = 0;
+  Clocks excluded;
+  rte_mbuf* pkts[kBurst];
+
+  const Clocks start = Clocks::Now();
+  for (auto _ : state) {
+    const uint16_t n = rte_eth_rx_burst(loop.ingress, 0, pkts, kBurst);
+    if constexpr (kPrefetch == Prefetch::kYes) PrefetchBurst(pkts, n);
+    ForwardBurst(ctx, loop.ingress, pkts, n);
+    tx.FlushAll();
+    rte_rcu_qsbr_quiescent(world.rcu(), kWorkerRcuId);
+    counters.rx_packets.Add(n);
+    received += n;
+    if (--until_refresh == 0) {
+      const Clocks paused_at = Clocks::Now();
+      state.PauseTiming();
+      refresh_shortfall += inflight - RefreshTtl(loop, kFreshTtl);
+      state.ResumeTiming();
+      excluded += Clocks::Now() - paused_at;
+      until_refresh = refresh_every;
+    }
+  }
+  const Clocks spent = Clocks::Now() - start - excluded;
+
+  absl::Status status = CheckConservation(counters, received);
+  if (status.ok()) status = EmptyWire(loop, inflight);
+  if (status.ok() && refresh_shortfall != 0) status = absl::DataLossError("frames missing at a TTL refresh");
+  if (status.ok() && received != static_cast<uint64_t>(state.iterations()) * kBurst) status = absl::DataLossError("the wire ran dry");
+  if (!status.ok()) return Fail(state, status);
+  ReportRate(state, spent, received);
+  state.SetLabel(absl::StrCat((*table)->fib->routes(), " routes"));
+}
+
+void BM_Forward_1M(benchmark::State& state) { RunForward<Prefetch::kNo>(state, kLargeTable); }
+void BM_Forward_1K(benchmark::State& state) { RunForward<Prefetch::kNo>(state, kSmallTable); }
+// What a prefetch pass in front of ForwardBurst would buy (not in forward.h).
+void BM_Forward_1M_Prefetched(benchmark::State& state) { RunForward<Prefetch::kYes>(state, kLargeTable); }
+void BM_Forward_1K_Prefetched(benchmark::State& state) { RunForward<Prefetch::kYes>(state, kSmallTable); }
+
+// rte_lpm_lookup_bulk alone, over the destinations the frames would carry.
+void BM_LpmLookupBulk_1M(benchmark::State& state) {
+  const auto count = static_cast<uint32_t>(state.range(0));
+  auto table = GetTable(kLargeTable);
+  if (!table.ok()) return Fail(state, table.status());
+  std::mt19937_64 rng(kFrameSeed);
+  std::uniform_int_distribution<size_t> pick(0, (*table)->routes.size() - 1);
+  std::vector<uint32_t> dsts(count);
+  for (uint32_t& d : dsts) d = DrawHostIn((*table)->routes[pick(rng)], rng);
+  const rte_lpm* lpm = (*table)->fib->lpm();
+  uint32_t results[kBurst];
+  uint32_t offset = 0, found = RTE_LPM_LOOKUP_SUCCESS;
+  const Clocks start = Clocks::Now();
+  for (auto _ : state) {
+    rte_lpm_lookup_bulk(lpm, dsts.data() + offset, results, kBurst);
+    for (uint32_t r : results) found &= r;
+    offset = offset + kBurst == count ? 0 : offset + kBurst;
+  }
+  const Clocks spent = Clocks::Now() - start;
+  benchmark::DoNotOptimize(found);
+  if (!(found & RTE_LPM_LOOKUP_SUCCESS)) return Fail(state, absl::NotFoundError("a lookup missed"));
+  ReportRate(state, spent, static_cast<uint64_t>(state.iterations()) * kBurst);
+}
+
+// The receive checks alone (CheckFrame), over frames laid out back to back.
+void BM_CheckFrame(benchmark::State& state) {
+  const auto count = static_cast<uint32_t>(state.range(0));
+  auto table = GetTable(kSmallTable);
+  if (!table.ok()) return Fail(state, table.status());
+  const auto frames = MakeFrames((*table)->routes, count, kIngressMac, kFrameSeed);
+  std::vector<uint8_t> packed;
+  for (const auto& f : frames) packed.insert(packed.end(), f.begin(), f.end());
+  uint32_t index = 0, bytes = 0, refused = 0;
+  const Clocks start = Clocks::Now();
+  for (auto _ : state) {
+    for (uint16_t i = 0; i < kBurst; ++i) {
+      const FrameVerdict v = CheckFrame(packed.data() + size_t{index + i} * kFrameLen, kFrameLen, kIngressMac);
+      refused += v.action != Action::kForward;
+      bytes += v.ip_len;
+    }
+    index = index + kBurst == count ? 0 : index + kBurst;
+  }
+  const Clocks spent = Clocks::Now() - start;
+  benchmark::DoNotOptimize(bytes);
+  if (refused != 0) return Fail(state, absl::InternalError(absl::StrCat(refused, " frames not forwardable")));
+  ReportRate(state, spent, static_cast<uint64_t>(state.iterations()) * kBurst);
+}
+
+// In flight: 256 stays in L2 (the compute floor), 1024 is l3fwd's RX ring,
+// 4096 a deep one, 32768 far beyond L2.
+BENCHMARK(BM_IoForward)->ArgName("inflight")->Arg(256)->Arg(1024)->Arg(4096)->Arg(kMaxInflight);
+BENCHMARK(BM_Forward_1M)->ArgName("inflight")->Arg(256)->Arg(1024)->Arg(4096)->Arg(kMaxInflight);
+BENCHMARK(BM_Forward_1M_Prefetched)->ArgName("inflight")->Arg(1024)->Arg(4096)->Arg(kMaxInflight);
+BENCHMARK(BM_Forward_1K)->ArgName("inflight")->Arg(1024)->Arg(4096);
+BENCHMARK(BM_Forward_1K_Prefetched)->ArgName("inflight")->Arg(1024)->Arg(4096);
+// 1M distinct destinations: the LPM lines and pages no longer stay cached.
+BENCHMARK(BM_LpmLookupBulk_1M)->ArgName("dsts")->Arg(4096)->Arg(kMaxInflight)->Arg(kLpmColdDsts);
+BENCHMARK(BM_CheckFrame)->ArgName("frames")->Arg(4096);
+
+// ---------------------------------------------------------------------------
+// EAL, once per process (a second rte_eal_init fails).
+
+constexpr const char* kEalMemoryMb = "512";
+
+absl::StatusOr<std::filesystem::path> StartEal(const char* program) {
+  char dir_template[] = "/tmp/forward_bench.XXXXXX";
+  if (mkdtemp(dir_template) == nullptr) return absl::InternalError("mkdtemp failed");
+  // EAL keeps its runtime files here instead of /var/run/dpdk.
+  setenv("RUNTIME_DIRECTORY", dir_template, 1);
+  const std::string prefix = absl::StrCat("--file-prefix=fb", getpid());
+  std::vector<std::string> args = {program, "--no-huge", "-m", kEalMemoryMb, "--no-pci", "--no-shconf",
+                                   "--no-telemetry", prefix, "-l", "0", "--log-level=*:error"};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
+    return absl::InternalError(absl::StrCat("rte_eal_init: ", rte_strerror(rte_errno)));
+  }
+  return std::filesystem::path(dir_template);
+}
+
+}  // namespace
+}  // namespace isthmus::perf
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  auto runtime_dir = isthmus::perf::StartEal(argv[0]);
+  if (!runtime_dir.ok()) {
+    spdlog::error("{}", runtime_dir.status().ToString());
+    return 1;
+  }
+  spdlog::info("TSC {:.3f} GHz", static_cast<double>(rte_get_tsc_hz()) / 1e9);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  isthmus::perf::World::Destroy();
+  // Ports, pools and FIBs live until exit; EAL cleanup releases them.
+  rte_eal_cleanup();
+  std::error_code ignored;
+  std::filesystem::remove_all(*runtime_dir, ignored);
+  return 0;
+}
