@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "control/admin/admin_client.h"
@@ -120,6 +121,33 @@ constexpr ColumnSpec kWorkerColumns[] = {
 };
 constexpr TableSpec kStatsTables[] = {{"Workers:", "workers", "", kWorkerColumns}};
 
+constexpr FieldSpec kBgpSummaryFields[] = {{"local AS", "asn"}, {"router id", "router_id"}};
+constexpr ColumnSpec kBgpPeerColumns[] = {
+    {"PEER", "name"},
+    {"ADDRESS", "address"},
+    {"AS", "remote_as", kR},
+    {"STATE", "state"},
+    {"UP/DOWN", "uptime_seconds", kR, CellFormat::kDuration},
+    {"RCVD", "prefixes_received", kR},
+    {"ACCEPTED", "prefixes_accepted", kR},
+    {"ADVERTISED", "prefixes_advertised", kR},
+    {"LAST-ERROR", "last_error"},
+};
+constexpr TableSpec kBgpSummaryTables[] = {{"", "peers", "", kBgpPeerColumns}};
+constexpr TableSpec kBgpNeighborTables[] = {{"", "peers", "", kBgpPeerColumns}};
+constexpr ColumnSpec kBgpRouteColumns[] = {
+    {"PREFIX", "prefix"},
+    {"PEER", "peer"},
+    {"NEXT-HOP", "next_hop"},
+    {"AS-PATH", "as_path"},
+    {"LOCPRF", "local_pref", kR},
+    {"MED", "med", kR},
+    {"BEST", "best", Align::kLeft, CellFormat::kYesNo},
+    {"MULTIPATH", "multipath", Align::kLeft, CellFormat::kYesNo},
+    {"STALE", "stale", Align::kLeft, CellFormat::kYesNo},
+};
+constexpr TableSpec kBgpRouteTables[] = {{"", "", "paths", kBgpRouteColumns}};
+
 std::string RenderView(const ViewSpec& view, const json& result);
 std::string RenderReload(const json& result);
 
@@ -127,10 +155,11 @@ std::string RenderReload(const json& result);
 
 struct CommandSpec {
   absl::string_view verb;
-  absl::string_view object;  // empty: the verb takes no argument
+  absl::string_view object;  // empty: the verb takes no argument; may be several words
   absl::string_view summary;
   ViewSpec view;
   std::string (*render)(const json&) = nullptr;  // instead of `view`
+  absl::string_view argument = {};                // optional trailing argument (e.g. PEER)
 };
 
 constexpr CommandSpec kCommands[] = {
@@ -139,11 +168,23 @@ constexpr CommandSpec kCommands[] = {
     {"show", "fib", "forwarding table as the workers see it", {kFibFields, kFibTables}},
     {"show", "drops", "drop and punt counters by reason", {{}, kDropTables}},
     {"show", "stats", "daemon and worker statistics", {kStatsFields, kStatsTables}},
+    {"show", "bgp summary", "BGP peers, states and prefix counts", {kBgpSummaryFields, kBgpSummaryTables}},
+    {"show", "bgp neighbors", "BGP peers in detail (--json for everything)", {{}, kBgpNeighborTables}, nullptr,
+     "PEER"},
+    {"show", "bgp routes", "BGP paths per prefix: best, multipath, stale", {{}, kBgpRouteTables}, nullptr,
+     "PREFIX"},
     {"reload", "", "re-read the configuration file and apply it", {}, &RenderReload},
 };
 
 std::string CommandName(const CommandSpec& spec) {
-  return spec.object.empty() ? std::string(spec.verb) : absl::StrCat(spec.verb, " ", spec.object);
+  std::string name = spec.object.empty() ? std::string(spec.verb) : absl::StrCat(spec.verb, " ", spec.object);
+  if (!spec.argument.empty()) absl::StrAppend(&name, " [", spec.argument, "]");
+  return name;
+}
+
+std::vector<std::string> ObjectWords(const CommandSpec& spec) {
+  if (spec.object.empty()) return {};
+  return absl::StrSplit(spec.object, ' ');
 }
 
 std::string AcceptedCommands() {
@@ -154,11 +195,11 @@ std::string AcceptedCommands() {
 
 const CommandSpec* FindCommand(const std::vector<std::string>& words) {
   for (const CommandSpec& spec : kCommands) {
-    const size_t expected = spec.object.empty() ? 1 : 2;
-    if (words.size() == expected && words[0] == spec.verb &&
-        (spec.object.empty() || words[1] == spec.object)) {
-      return &spec;
-    }
+    const std::vector<std::string> object = ObjectWords(spec);
+    const size_t fixed = 1 + object.size();
+    const bool size_ok = words.size() == fixed || (!spec.argument.empty() && words.size() == fixed + 1);
+    if (!size_ok || words[0] != spec.verb) continue;
+    if (std::equal(object.begin(), object.end(), words.begin() + 1)) return &spec;
   }
   return nullptr;
 }
@@ -337,7 +378,7 @@ absl::StatusOr<json> BuildAdminRequest(const std::vector<std::string>& command) 
                                                    "\" (accepted: ", AcceptedCommands(), ")"));
   }
   json args = json::array();
-  if (!spec->object.empty()) args.push_back(std::string(spec->object));
+  for (size_t i = 1; i < command.size(); ++i) args.push_back(command[i]);   // object words, then the argument
   return json{{"command", std::string(spec->verb)}, {"args", std::move(args)}};
 }
 

@@ -64,7 +64,7 @@ nlohmann::json Daemon::ShowRoutes() const {
   nlohmann::json out = nlohmann::json::array();
   for (const RouteTable::View& v : routes_->Routes()) {
     nlohmann::json nexthops = nlohmann::json::array();
-    if (v.entry.source == RouteSource::kStatic && !v.entry.blackhole) {
+    if ((v.entry.source == RouteSource::kStatic || v.entry.source == RouteSource::kBgp) && !v.entry.blackhole) {
       for (const Ipv4Addr& gw : v.entry.gateways) {
         std::string port;
         for (const Nexthop& nh : v.nexthops) {

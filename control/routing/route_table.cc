@@ -12,6 +12,7 @@ std::string_view ToString(RouteSource s) {
     case RouteSource::kLocal: return "local";
     case RouteSource::kConnected: return "connected";
     case RouteSource::kStatic: return "static";
+    case RouteSource::kBgp: return "bgp";
   }
   return "unknown";
 }
@@ -37,9 +38,9 @@ absl::Status RouteTable::SetAddresses(const std::vector<PortAddress>& addresses)
       touched.insert(connected.prefix);
     }
   }
-  // Static routes resolve through connected subnets: re-check all of them.
-  for (const auto& [key, entry] : rib_) touched.insert(key.prefix);
-  absl::Status status;
+  // Routes resolve through connected subnets: re-check all of them (and
+  // the prefixes whose local/connected routes just went away).
+  absl::Status status = ReconcileAll();
   for (const Ipv4Prefix& p : touched) status.Update(Reconcile(p));
   return status;
 }
@@ -74,8 +75,11 @@ absl::Status RouteTable::SetStatic(const std::vector<RouteEntry>& routes, std::v
     touched.insert(key.prefix);
     rib_.emplace(key, std::move(entry));
   }
+  if (touched.empty()) return absl::OkStatus();
   absl::Status status;
   for (const Ipv4Prefix& p : touched) status.Update(Reconcile(p));
+  // BGP next hops may resolve through static routes: re-check them all.
+  status.Update(ReconcileAll());
   return status;
 }
 
@@ -93,27 +97,77 @@ absl::StatusOr<std::vector<Nexthop>> RouteTable::Resolve(const RouteEntry& e) {
       out.push_back(Nexthop{0, 0, *e.port, NexthopKind::kConnected});
       return out;
     case RouteSource::kStatic:
+    case RouteSource::kBgp:
       break;
   }
   for (const Ipv4Addr& gw : e.gateways) {
-    std::optional<uint16_t> port;
-    for (const PortAddress& pa : addresses_) {
-      if (e.port && pa.port != *e.port) continue;
-      if (pa.address.subnet.Contains(gw) && pa.address.subnet.len < 32) {
-        port = pa.port;
-        break;
-      }
+    auto hops = ResolveGateway(gw, e.port, e.source == RouteSource::kBgp);
+    if (!hops.ok()) return hops.status();
+    for (const Nexthop& nh : *hops) {
+      if (out.size() < kMaxEcmp && std::find(out.begin(), out.end(), nh) == out.end()) out.push_back(nh);
     }
-    if (!port) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("gateway ", ToString(gw), " is not on a connected subnet of ",
-                       e.port ? "the route's port" : "any port"));
-    }
-    auto slot = neighbors_->Intern(*port, gw.value);
-    if (!slot.ok()) return slot.status();
-    out.push_back(Nexthop{gw.value, *slot, *port, NexthopKind::kForward});
   }
   return out;
+}
+
+absl::StatusOr<std::vector<Nexthop>> RouteTable::ResolveGateway(Ipv4Addr gw, std::optional<uint16_t> port,
+                                                                bool recursive) {
+  for (const PortAddress& pa : addresses_) {
+    if (port && pa.port != *port) continue;
+    if (pa.address.subnet.len < 32 && pa.address.subnet.Contains(gw)) {
+      auto slot = neighbors_->Intern(pa.port, gw.value);
+      if (!slot.ok()) return slot.status();
+      return std::vector<Nexthop>{Nexthop{gw.value, *slot, pa.port, NexthopKind::kForward}};
+    }
+  }
+  if (recursive) {
+    // Longest static route covering the gateway; its own gateways must be
+    // on connected subnets (no deeper recursion).
+    const RouteEntry* cover = nullptr;
+    for (const auto& [key, entry] : rib_) {
+      if (key.source != RouteSource::kStatic || entry.blackhole || !key.prefix.Contains(gw)) continue;
+      if (cover == nullptr || key.prefix.len > cover->prefix.len) cover = &entry;
+    }
+    if (cover != nullptr) {
+      std::vector<Nexthop> out;
+      for (const Ipv4Addr& hop : cover->gateways) {
+        auto direct = ResolveGateway(hop, cover->port, false);
+        if (!direct.ok()) continue;
+        for (const Nexthop& nh : *direct) out.push_back(nh);
+      }
+      if (!out.empty()) return out;
+    }
+  }
+  return absl::FailedPreconditionError(absl::StrCat("gateway ", ToString(gw), " is not on a connected subnet of ",
+                                                    port ? "the route's port" : "any port",
+                                                    recursive ? " nor covered by a static route" : ""));
+}
+
+absl::Status RouteTable::ApplyBgp(const std::vector<RouteEntry>& changes) {
+  absl::Status status;
+  for (const RouteEntry& change : changes) {
+    const Key key{change.prefix, RouteSource::kBgp};
+    if (change.gateways.empty()) {
+      rib_.erase(key);
+      inactive_.erase(key);
+    } else {
+      RouteEntry e = change;
+      e.source = RouteSource::kBgp;
+      rib_[key] = std::move(e);
+    }
+    status.Update(Reconcile(change.prefix));
+  }
+  return status;
+}
+
+absl::Status RouteTable::ReconcileAll() {
+  std::vector<Ipv4Prefix> prefixes;
+  for (const auto& [key, entry] : rib_) {
+    if (prefixes.empty() || !(prefixes.back() == key.prefix)) prefixes.push_back(key.prefix);
+  }
+  absl::Status status;
+  for (const Ipv4Prefix& p : prefixes) status.Update(Reconcile(p));
+  return status;
 }
 
 absl::Status RouteTable::Reconcile(const Ipv4Prefix& prefix) {

@@ -20,14 +20,14 @@
 namespace isthmus {
 
 // Lower wins (administrative distance).
-enum class RouteSource : uint8_t { kLocal = 0, kConnected = 1, kStatic = 2 };
+enum class RouteSource : uint8_t { kLocal = 0, kConnected = 1, kStatic = 2, kBgp = 3 };
 std::string_view ToString(RouteSource s);
 
 struct RouteEntry {
   Ipv4Prefix prefix;
   RouteSource source = RouteSource::kStatic;
   bool blackhole = false;
-  std::vector<Ipv4Addr> gateways;          // kStatic
+  std::vector<Ipv4Addr> gateways;          // kStatic, kBgp (BGP next hops may be recursive)
   std::optional<uint16_t> port;            // kConnected/kLocal: the port; kStatic: restriction
   friend bool operator==(const RouteEntry&, const RouteEntry&) = default;
 };
@@ -55,6 +55,10 @@ class RouteTable {
   // Replaces all static routes; `changes` (optional) receives one line per difference.
   absl::Status SetStatic(const std::vector<RouteEntry>& routes, std::vector<std::string>* changes);
 
+  // Applies BGP best-path changes: each entry replaces the prefix's BGP
+  // route, or removes it when `gateways` is empty.
+  absl::Status ApplyBgp(const std::vector<RouteEntry>& changes);
+
   struct View {
     RouteEntry entry;
     bool active = false;          // installed in the FIB
@@ -75,6 +79,10 @@ class RouteTable {
   // Re-evaluates the winner for `prefix` and programs the FIB.
   absl::Status Reconcile(const Ipv4Prefix& prefix);
   absl::Status ReconcileAll();
+  // Ports and next hops through which `gw` is reached: directly on a
+  // connected subnet, or (one level of recursion, as BGP next hops such as
+  // the Route Server's address need) through a static route covering it.
+  absl::StatusOr<std::vector<Nexthop>> ResolveGateway(Ipv4Addr gw, std::optional<uint16_t> port, bool recursive);
 
   Fib* fib_;
   NeighborTable* neighbors_;

@@ -94,6 +94,25 @@ TEST(BuildAdminRequestTest, KnownCommands) {
   EXPECT_EQ(*BuildAdminRequest({"show", "ports"}),
             (json{{"command", "show"}, {"args", {"ports"}}}));
   EXPECT_EQ(*BuildAdminRequest({"reload"}), (json{{"command", "reload"}, {"args", json::array()}}));
+  EXPECT_EQ(*BuildAdminRequest({"show", "bgp", "summary"}),
+            (json{{"command", "show"}, {"args", {"bgp", "summary"}}}));
+  // Optional trailing arguments are passed on; fixed commands take none.
+  EXPECT_EQ(*BuildAdminRequest({"show", "bgp", "routes", "203.0.113.0/24"}),
+            (json{{"command", "show"}, {"args", {"bgp", "routes", "203.0.113.0/24"}}}));
+  EXPECT_EQ(*BuildAdminRequest({"show", "bgp", "neighbors"}),
+            (json{{"command", "show"}, {"args", {"bgp", "neighbors"}}}));
+  EXPECT_FALSE(BuildAdminRequest({"show", "bgp", "summary", "extra"}).ok());
+  EXPECT_FALSE(BuildAdminRequest({"show", "bgp"}).ok());
+}
+
+TEST(RenderResultTest, BgpRoutesExpandPaths) {
+  const json routes = json::parse(R"([{"prefix":"203.0.113.0/24","paths":[
+      {"peer":"remote","next_hop":"198.18.2.2","as_path":"65020","local_pref":100,"best":true,"multipath":true,"stale":false},
+      {"peer":"ars1","next_hop":"198.18.10.4","as_path":"65515 65020","local_pref":100,"best":false,"multipath":false,"stale":true}]}])");
+  const std::string text = RenderResult({"show", "bgp", "routes"}, routes);
+  EXPECT_THAT(text, HasSubstr("203.0.113.0/24"));
+  EXPECT_THAT(text, HasSubstr("65515 65020"));
+  EXPECT_THAT(text, HasSubstr("198.18.10.4"));
 }
 
 TEST(BuildAdminRequestTest, UnknownCommandsListTheAcceptedOnes) {
@@ -103,7 +122,7 @@ TEST(BuildAdminRequestTest, UnknownCommandsListTheAcceptedOnes) {
     ASSERT_FALSE(request.ok());
     EXPECT_THAT(std::string(request.status().message()),
                 AllOf(HasSubstr("unknown command"),
-                      HasSubstr("show ports, show routes, show fib, show drops, show stats, reload")));
+                      HasSubstr("show ports, show routes, show fib, show drops, show stats, show bgp summary, show bgp neighbors [PEER], show bgp routes [PREFIX], reload")));
   }
 }
 

@@ -263,6 +263,40 @@ TEST_F(RouteTableTest, ConnectedBeatsStaticForTheSamePrefix) {
   EXPECT_EQ(fib_->nexthop(fib_->group(g).members[0]).kind, NexthopKind::kConnected);
 }
 
+TEST_F(RouteTableTest, BgpNextHopResolvesRecursivelyThroughAStaticRoute) {
+  // The Route Server's address (the BGP next hop) sits behind a gateway.
+  ASSERT_TRUE(routes_->SetStatic({Static("203.0.113.0", 24, {"198.18.2.2"})}, nullptr).ok());
+  RouteEntry bgp;
+  bgp.prefix = {Ipv4Addr{Ip("192.0.2.0")}, 24};
+  bgp.gateways = {Ipv4Addr{Ip("203.0.113.4")}};
+  ASSERT_TRUE(routes_->ApplyBgp({bgp}).ok());
+  const uint32_t g = Lookup(*fib_, Ip("192.0.2.1"));
+  ASSERT_NE(g, UINT32_MAX);
+  EXPECT_EQ(fib_->nexthop(fib_->group(g).members[0]).gateway, Ip("198.18.2.2"));
+  // Removing the covering static route takes the BGP route out too.
+  ASSERT_TRUE(routes_->SetStatic({}, nullptr).ok());
+  EXPECT_EQ(Lookup(*fib_, Ip("192.0.2.1")), UINT32_MAX);
+  EXPECT_EQ(Lookup(*fib_, Ip("203.0.113.1")), UINT32_MAX);
+  // Directly connected BGP next hops; an empty gateway list withdraws.
+  bgp.gateways = {Ipv4Addr{Ip("198.18.1.2")}, Ipv4Addr{Ip("198.18.2.2")}};
+  ASSERT_TRUE(routes_->ApplyBgp({bgp}).ok());
+  EXPECT_EQ(fib_->group(Lookup(*fib_, Ip("192.0.2.1"))).count, 2u);
+  bgp.gateways.clear();
+  ASSERT_TRUE(routes_->ApplyBgp({bgp}).ok());
+  EXPECT_EQ(Lookup(*fib_, Ip("192.0.2.1")), UINT32_MAX);
+}
+
+TEST_F(RouteTableTest, StaticBeatsBgpForTheSamePrefix) {
+  ASSERT_TRUE(routes_->SetStatic({Static("198.51.100.0", 24, {"198.18.1.2"})}, nullptr).ok());
+  RouteEntry bgp;
+  bgp.prefix = {Ipv4Addr{Ip("198.51.100.0")}, 24};
+  bgp.gateways = {Ipv4Addr{Ip("198.18.2.2")}};
+  ASSERT_TRUE(routes_->ApplyBgp({bgp}).ok());
+  EXPECT_EQ(fib_->nexthop(fib_->group(Lookup(*fib_, Ip("198.51.100.1"))).members[0]).port, 1);
+  ASSERT_TRUE(routes_->SetStatic({}, nullptr).ok());
+  EXPECT_EQ(fib_->nexthop(fib_->group(Lookup(*fib_, Ip("198.51.100.1"))).members[0]).port, 2);
+}
+
 // ---- The forwarding stage over ring ports with real mbufs ----
 
 class ForwardTest : public ::testing::Test {
