@@ -16,7 +16,7 @@ namespace isthmus::bgp {
 struct PrefixMatch {
   Ipv4Prefix prefix;
   std::optional<uint8_t> ge;   // matched length >= ge (default: prefix.len)
-  std::optional<uint8_t> le;   // matched length <= le (default: ge or prefix.len)
+  std::optional<uint8_t> le;   // matched length <= le (default: 32 when ge is given, else prefix.len)
   friend bool operator==(const PrefixMatch&, const PrefixMatch&) = default;
 };
 

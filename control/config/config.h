@@ -10,40 +10,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+// The address types live in ipv4.h, which the BGP headers include instead of
+// this file: bgp_config.h can then be included here without a cycle.
+#include "bgp/config/bgp_config.h"
+#include "control/config/ipv4.h"
 
 namespace isthmus {
-
-// IPv4 address in host byte order.
-struct Ipv4Addr {
-  uint32_t value = 0;
-  friend bool operator==(const Ipv4Addr&, const Ipv4Addr&) = default;
-  friend auto operator<=>(const Ipv4Addr&, const Ipv4Addr&) = default;
-};
-
-struct Ipv4Prefix {
-  Ipv4Addr addr;   // network address (host bits zero)
-  uint8_t len = 0;
-  friend bool operator==(const Ipv4Prefix&, const Ipv4Prefix&) = default;
-  friend auto operator<=>(const Ipv4Prefix&, const Ipv4Prefix&) = default;
-  bool Contains(Ipv4Addr a) const {
-    const uint32_t mask = len == 0 ? 0 : ~uint32_t{0} << (32 - len);
-    return (a.value & mask) == addr.value;
-  }
-};
-
-std::string ToString(Ipv4Addr a);
-std::string ToString(const Ipv4Prefix& p);
-std::optional<Ipv4Addr> ParseIpv4(std::string_view text);
-// "a.b.c.d/len"; host bits must be zero unless allow_host_bits (interface
-// addresses such as 198.18.0.1/24 keep them in `host`).
-struct InterfaceAddress {
-  Ipv4Addr host;
-  Ipv4Prefix subnet;
-  // Needed by PortConfig's defaulted operator==, which is otherwise deleted.
-  friend bool operator==(const InterfaceAddress&, const InterfaceAddress&) = default;
-};
-std::optional<Ipv4Prefix> ParsePrefix(std::string_view text);
-std::optional<InterfaceAddress> ParseInterfaceAddress(std::string_view text);
 
 // "HOST:PORT" where HOST is a dotted-quad IPv4 address or "localhost" and
 // PORT is 0..65535 (0: let the kernel pick, useful in tests).
@@ -116,6 +88,7 @@ struct Config {
   MetricsConfig metrics;
   AdminConfig admin;
   std::string log_level = "info";
+  bgp::BgpConfig bgp;  // enabled only when the file has a `bgp:` section
 };
 
 // Parses and validates. On failure (InvalidArgument) the status message lists
@@ -126,7 +99,10 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path);
 absl::StatusOr<Config> LoadConfigText(const std::string& text, const std::string& source);
 
 // What a reload may change without a restart; returns an error naming the
-// keys that would need one.
+// keys that would need one. In `bgp`, peers, policies, networks and the
+// multipath and graceful-restart settings are live; asn, router_id,
+// listen_port, listen_address and adding or removing the section need a
+// restart.
 absl::Status CheckReloadable(const Config& running, const Config& next);
 
 }  // namespace isthmus

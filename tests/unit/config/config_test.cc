@@ -362,7 +362,8 @@ INSTANTIATE_TEST_SUITE_P(
             "unknown top level key with suggestion",
             WithMinimal("rootes: []\n"),
             {"test.yaml:3: rootes: unknown key, did you mean 'routes'? "
-             "(accepted: admin, dataplane, log, metrics, ports, punt, routes)"},
+             "(accepted: admin, bgp, dataplane, log, metrics, ports, punt, "
+             "routes)"},
             1},
         ErrorCase{"unknown nested key with suggestion",
                   WithMinimal("dataplane:\n  wokers: 2\n"),
@@ -389,7 +390,7 @@ INSTANTIATE_TEST_SUITE_P(
             "top level is a list",
             "- ports\n",
             {"test.yaml:1: expected a map, got a list (accepted: a map with "
-             "keys admin, dataplane"},
+             "keys admin, bgp, dataplane"},
             1},
         ErrorCase{"two documents",
                   WithMinimal("---\nlog: {level: info}\n"),
@@ -754,7 +755,7 @@ INSTANTIATE_TEST_SUITE_P(
         "    driver: pmd\n"           // 6
         "    interface: veth0\n"      // 7
         "routes:\n"                   // 8
-        "  - prefix: 10.0.0.1/8\n"    // 9
+        "  - prefix: 198.0.0.1/8\n"    // 9
         "    via: 192.0.2.1\n"        // 10
         "log:\n"                      // 11
         "  lvl: debug\n"              // 12
@@ -763,9 +764,9 @@ INSTANTIATE_TEST_SUITE_P(
          "test.yaml:3: dataplane.hugepages: expected a boolean",
          "test.yaml:5: ports[0].devargs: missing required key for driver pmd",
          "test.yaml:5: ports[0].address: missing required key for driver pmd",
-         "test.yaml:9: routes[0].prefix: 10.0.0.1/8 has host bits set (did you "
+         "test.yaml:9: routes[0].prefix: 198.0.0.1/8 has host bits set (did you "
          "mean "
-         "10.0.0.0/8?)",
+         "198.0.0.0/8?)",
          "test.yaml:12: log.lvl: unknown key, did you mean 'level'?",
          "test.yaml:13: admin.socket: 'x.sock' is not an absolute path"},
         7}),
