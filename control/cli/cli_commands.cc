@@ -134,7 +134,7 @@ constexpr ColumnSpec kBgpPeerColumns[] = {
     {"LAST-ERROR", "last_error"},
 };
 constexpr TableSpec kBgpSummaryTables[] = {{"", "peers", "", kBgpPeerColumns}};
-constexpr TableSpec kBgpNeighborTables[] = {{"", "peers", "", kBgpPeerColumns}};
+constexpr TableSpec kBgpNeighborTables[] = {{"", "neighbors", "", kBgpPeerColumns}};
 constexpr ColumnSpec kBgpRouteColumns[] = {
     {"PREFIX", "prefix"},
     {"PEER", "peer"},
@@ -146,7 +146,7 @@ constexpr ColumnSpec kBgpRouteColumns[] = {
     {"MULTIPATH", "multipath", Align::kLeft, CellFormat::kYesNo},
     {"STALE", "stale", Align::kLeft, CellFormat::kYesNo},
 };
-constexpr TableSpec kBgpRouteTables[] = {{"", "", "paths", kBgpRouteColumns}};
+constexpr TableSpec kBgpRouteTables[] = {{"", "routes", "paths", kBgpRouteColumns}};
 
 std::string RenderView(const ViewSpec& view, const json& result);
 std::string RenderReload(const json& result);

@@ -66,6 +66,7 @@ uint32_t EalMemoryMb(const DataplaneConfig& dp) {
 }  // namespace
 
 Daemon::~Daemon() {
+  StopBgp();
   StopWorkers();
   metrics_.reset();
   admin_.reset();
@@ -512,6 +513,10 @@ absl::StatusOr<std::vector<std::string>> Daemon::Reload(const std::string& origi
     tunables_->punt_rate_pps = dp.punt_rate_pps;
     changes.push_back("dataplane tunables changed");
   }
+  if (bgp_ != nullptr && !(next->bgp == config_.bgp)) {
+    if (absl::Status s = bgp_->Reconfigure(next->bgp); !s.ok()) return s;
+    changes.push_back("bgp configuration changed");
+  }
   if (next->log_level != config_.log_level) {
     spdlog::set_level(spdlog::level::from_str(next->log_level));
     changes.push_back(absl::StrCat("log level ", next->log_level));
@@ -555,6 +560,8 @@ absl::Status Daemon::Run() {
   if (absl::Status s = netlink_->RequestDump(); !s.ok()) return s;
   if (absl::Status s = StartWorkers(); !s.ok()) return s;
 
+  if (absl::Status s = StartBgp(); !s.ok()) return s;
+
   auto admin = AdminServer::Listen(config_.admin.socket,
                                    [this](const AdminRequest& r) { return HandleAdmin(r); });
   if (!admin.ok()) return admin.status();
@@ -570,7 +577,8 @@ absl::Status Daemon::Run() {
   const itimerspec tick{{0, 100'000'000}, {0, 100'000'000}};
   timerfd_settime(tfd, 0, &tick, nullptr);
   const int efd = epoll_create1(EPOLL_CLOEXEC);
-  for (int fd : {sfd, tfd, netlink_->fd(), admin_->fd()}) {
+  for (int fd : {sfd, tfd, netlink_->fd(), admin_->fd(), bgp_event_fd_}) {
+    if (fd < 0) continue;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
@@ -611,6 +619,8 @@ absl::Status Daemon::Run() {
         if (absl::Status s = netlink_->Process(handlers); !s.ok()) spdlog::warn("netlink: {}", s.message());
       } else if (fd == admin_->fd()) {
         admin_->Poll();
+      } else if (fd == bgp_event_fd_) {
+        DrainBgpRoutes();
       }
     }
     ServiceNeighborRequests();
@@ -620,6 +630,8 @@ absl::Status Daemon::Run() {
     }
   }
   sd_notify(0, "STOPPING=1");
+  metrics_.reset();   // no scrape may reach the speaker while it stops
+  StopBgp();
   if (absl::Status s = FlushKernelRoutes(); !s.ok()) spdlog::warn("removing kernel routes: {}", s.message());
   close(efd);
   close(tfd);

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "bgp/speaker/speaker.h"
 #include "control/admin/admin_server.h"
 #include "control/config/config.h"
 #include "control/metrics/dataplane_snapshot.h"
@@ -69,6 +71,13 @@ class Daemon {
   void ServiceNeighborRequests();
   absl::StatusOr<std::vector<std::string>> Reload(const std::string& origin);
 
+  // BGP (bgp_glue.cc): the speaker runs its own thread; best paths come
+  // back through a queue drained on the control thread.
+  absl::Status StartBgp();
+  void StopBgp();
+  void DrainBgpRoutes();
+  absl::StatusOr<nlohmann::json> ShowBgp(const std::vector<std::string>& args);
+
   // Views (admin API and metrics).
   absl::StatusOr<nlohmann::json> HandleAdmin(const AdminRequest& request);
   nlohmann::json ShowPorts() const;
@@ -106,7 +115,10 @@ class Daemon {
   std::atomic<uint64_t> neighbor_requests_{0};
   std::atomic<uint64_t> neighbors_resolved_{0};
   std::atomic<uint64_t> kernel_route_errors_{0};
-  bool reload_requested_ = false;
+  std::unique_ptr<bgp::Speaker> bgp_;
+  int bgp_event_fd_ = -1;
+  absl::Mutex bgp_mu_;
+  std::vector<bgp::FibRoute> bgp_pending_ ABSL_GUARDED_BY(bgp_mu_);
 };
 
 }  // namespace isthmus

@@ -12,7 +12,7 @@ namespace isthmus {
 
 absl::StatusOr<nlohmann::json> Daemon::HandleAdmin(const AdminRequest& request) {
   if (request.command == "show") {
-    static constexpr const char* kAccepted = "ports, routes, fib, drops, stats";
+    static constexpr const char* kAccepted = "ports, routes, fib, drops, stats, bgp";
     if (request.args.empty()) return absl::InvalidArgumentError(absl::StrCat("show what? (accepted: ", kAccepted, ")"));
     const std::string& what = request.args[0];
     if (what == "ports") return ShowPorts();
@@ -20,6 +20,7 @@ absl::StatusOr<nlohmann::json> Daemon::HandleAdmin(const AdminRequest& request) 
     if (what == "fib") return ShowFib();
     if (what == "drops") return ShowDrops();
     if (what == "stats") return ShowStats();
+    if (what == "bgp") return ShowBgp(request.args);
     return absl::InvalidArgumentError(absl::StrCat("unknown show target '", what, "' (accepted: ", kAccepted, ")"));
   }
   if (request.command == "reload") {
@@ -176,6 +177,7 @@ DataplaneSnapshot Daemon::Snapshot() const {
   snap.neighbor_requests = neighbor_requests_.load(std::memory_order_relaxed);
   snap.neighbors_resolved = neighbors_resolved_.load(std::memory_order_relaxed);
   snap.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  if (bgp_ != nullptr) snap.bgp = bgp_->Metrics();
   return snap;
 }
 

@@ -6,9 +6,11 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "bgp/speaker/speaker_types.h"
 #include "dataplane/drop_reason.h"
 
 namespace isthmus {
@@ -52,6 +54,7 @@ struct DataplaneSnapshot {
   uint64_t neighbor_requests = 0;   // resolutions asked of the kernel, ever
   std::vector<XdpCounters> xdp;
   double uptime_seconds = 0;
+  std::optional<bgp::SpeakerMetrics> bgp;   // set when BGP is configured
 };
 
 // Called on the metrics exporter's HTTP thread at every scrape: it must be

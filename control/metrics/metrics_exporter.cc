@@ -150,6 +150,69 @@ void AppendXdpFamily(const DataplaneSnapshot& s, std::vector<MetricFamily>& out)
   out.push_back(std::move(xdp));
 }
 
+// BGP: per-peer session state, prefixes, messages and notifications, and
+// whether each announced service VIP is advertised to each peer.
+void AppendBgpFamilies(const bgp::SpeakerMetrics& m, std::vector<MetricFamily>& out) {
+  static constexpr const char* kMessageTypes[] = {"", "open", "update", "notification", "keepalive", "route_refresh"};
+  MetricFamily state = Family("isthmus_bgp_peer_state",
+                              "BGP FSM state of a peer: 0 Idle, 1 Connect, 2 Active, 3 OpenSent, "
+                              "4 OpenConfirm, 5 Established (RFC 4271 8).",
+                              MetricType::Gauge);
+  MetricFamily up = Family("isthmus_bgp_peer_established", "1 while the session with the peer is Established.",
+                           MetricType::Gauge);
+  MetricFamily uptime = Family("isthmus_bgp_peer_uptime_seconds",
+                               "Seconds the session has been Established (0 when it is not).", MetricType::Gauge);
+  MetricFamily prefixes = Family("isthmus_bgp_prefixes",
+                                 "Prefixes per peer now: received (Adj-RIB-In), accepted (passed import "
+                                 "policy), advertised (Adj-RIB-Out), held_back (over the outbound cap).",
+                                 MetricType::Gauge);
+  MetricFamily rejected = Family("isthmus_bgp_prefixes_rejected_total",
+                                 "Prefixes the import policy rejected (including RFC 8212 refusals).",
+                                 MetricType::Counter);
+  MetricFamily messages = Family("isthmus_bgp_messages_total", "BGP messages by peer, direction and type.",
+                                 MetricType::Counter);
+  MetricFamily notifications = Family("isthmus_bgp_notifications_total",
+                                      "NOTIFICATION messages by peer, direction, error code and subcode.",
+                                      MetricType::Counter);
+  for (const bgp::PeerMetrics& p : m.peers) {
+    const Labels peer = {{"peer", p.name}, {"address", p.address}};
+    AddSample(state, peer, p.state);
+    AddSample(up, peer, p.state == 5 ? 1 : 0);
+    AddSample(uptime, peer, p.uptime_seconds);
+    AddSample(prefixes, {{"peer", p.name}, {"stage", "received"}}, AsDouble(p.prefixes_received));
+    AddSample(prefixes, {{"peer", p.name}, {"stage", "accepted"}}, AsDouble(p.prefixes_accepted));
+    AddSample(prefixes, {{"peer", p.name}, {"stage", "advertised"}}, AsDouble(p.prefixes_advertised));
+    AddSample(prefixes, {{"peer", p.name}, {"stage", "held_back"}}, AsDouble(p.prefixes_not_advertised));
+    AddSample(rejected, {{"peer", p.name}}, AsDouble(p.prefixes_rejected_total));
+    for (size_t type = 1; type < std::size(kMessageTypes); ++type) {
+      AddSample(messages, {{"peer", p.name}, {"direction", "in"}, {"type", kMessageTypes[type]}},
+                AsDouble(p.messages_in[type]));
+      AddSample(messages, {{"peer", p.name}, {"direction", "out"}, {"type", kMessageTypes[type]}},
+                AsDouble(p.messages_out[type]));
+    }
+    for (const auto& [direction, counts] :
+         {std::pair{"sent", &p.notifications_sent}, std::pair{"received", &p.notifications_received}}) {
+      for (const auto& [code, count] : *counts) {
+        AddSample(notifications,
+                  {{"peer", p.name}, {"direction", direction}, {"code", absl::StrCat(code.first)},
+                   {"subcode", absl::StrCat(code.second)}},
+                  AsDouble(count));
+      }
+    }
+  }
+  MetricFamily vips = Family("isthmus_bgp_vip_advertised",
+                             "1 while a service VIP is in the peer's Adj-RIB-Out (announced to it).",
+                             MetricType::Gauge);
+  for (const bgp::VipAdvertisedMetric& v : m.vips) {
+    AddSample(vips, {{"vip", ToString(v.prefix)}, {"peer", v.peer}}, v.advertised ? 1 : 0);
+  }
+  for (MetricFamily* f : {&state, &up, &uptime, &prefixes, &rejected, &messages, &notifications, &vips}) {
+    out.push_back(std::move(*f));
+  }
+  out.push_back(Family("isthmus_bgp_loc_rib_prefixes", "Prefixes in the Loc-RIB.", MetricType::Gauge));
+  AddSample(out.back(), {}, AsDouble(m.loc_rib_prefixes));
+}
+
 MetricFamily SingleValue(absl::string_view name, absl::string_view help, MetricType type,
                          double value, Labels labels = {}) {
   MetricFamily family = Family(name, help, type);
@@ -206,6 +269,7 @@ std::vector<MetricFamily> BuildMetricFamilies(const DataplaneSnapshot& s,
                             "Next-hop resolutions the data plane asked the kernel for.",
                             MetricType::Counter, AsDouble(s.neighbor_requests)));
   AppendXdpFamily(s, out);
+  if (s.bgp) AppendBgpFamilies(*s.bgp, out);
   return out;
 }
 

@@ -106,9 +106,9 @@ TEST(BuildAdminRequestTest, KnownCommands) {
 }
 
 TEST(RenderResultTest, BgpRoutesExpandPaths) {
-  const json routes = json::parse(R"([{"prefix":"203.0.113.0/24","paths":[
+  const json routes = json::parse(R"({"routes":[{"prefix":"203.0.113.0/24","paths":[
       {"peer":"remote","next_hop":"198.18.2.2","as_path":"65020","local_pref":100,"best":true,"multipath":true,"stale":false},
-      {"peer":"ars1","next_hop":"198.18.10.4","as_path":"65515 65020","local_pref":100,"best":false,"multipath":false,"stale":true}]}])");
+      {"peer":"ars1","next_hop":"198.18.10.4","as_path":"65515 65020","local_pref":100,"best":false,"multipath":false,"stale":true}]}]})");
   const std::string text = RenderResult({"show", "bgp", "routes"}, routes);
   EXPECT_THAT(text, HasSubstr("203.0.113.0/24"));
   EXPECT_THAT(text, HasSubstr("65515 65020"));

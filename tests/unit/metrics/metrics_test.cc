@@ -53,6 +53,26 @@ DataplaneSnapshot SampleSnapshot() {
   return s;
 }
 
+DataplaneSnapshot SnapshotWithBgp() {
+  DataplaneSnapshot s = SampleSnapshot();
+  bgp::SpeakerMetrics m;
+  bgp::PeerMetrics ars;
+  ars.name = "ars1";
+  ars.address = "198.18.10.4";
+  ars.state = 5;
+  ars.uptime_seconds = 12;
+  ars.prefixes_received = 3;
+  ars.prefixes_accepted = 2;
+  ars.prefixes_advertised = 4;
+  ars.messages_in[2] = 7;
+  ars.notifications_received[{6, 2}] = 1;
+  m.peers.push_back(ars);
+  m.vips.push_back({Ipv4Prefix{Ipv4Addr{0xcb007107}, 32}, "ars1", true});
+  m.loc_rib_prefixes = 5;
+  s.bgp = m;
+  return s;
+}
+
 // One sample line: name{labels} value.
 std::string Sample(const std::string& name, const std::string& labels, const std::string& value) {
   return absl::StrCat("\n", name, labels.empty() ? "" : absl::StrCat("{", labels, "}"), " ",
@@ -143,9 +163,21 @@ std::pair<int, std::string> Promtool(const std::string& text) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
+TEST(BuildMetricFamiliesTest, BgpPeerAndVipSamples) {
+  const std::string text = "\n" + RenderMetricsText(SnapshotWithBgp(), "x");
+  EXPECT_THAT(text, HasSubstr(Sample("isthmus_bgp_peer_state", "peer=\"ars1\",address=\"198.18.10.4\"", "5")));
+  EXPECT_THAT(text, HasSubstr(Sample("isthmus_bgp_prefixes", "peer=\"ars1\",stage=\"accepted\"", "2")));
+  EXPECT_THAT(text, HasSubstr(Sample("isthmus_bgp_messages_total", "peer=\"ars1\",direction=\"in\",type=\"update\"", "7")));
+  EXPECT_THAT(text, HasSubstr(Sample("isthmus_bgp_notifications_total",
+                                     "peer=\"ars1\",direction=\"received\",code=\"6\",subcode=\"2\"", "1")));
+  EXPECT_THAT(text, HasSubstr(Sample("isthmus_bgp_vip_advertised", "vip=\"203.0.113.7/32\",peer=\"ars1\"", "1")));
+  // Without BGP configured there is no BGP family at all.
+  EXPECT_THAT(RenderMetricsText(SampleSnapshot(), "x"), Not(HasSubstr("isthmus_bgp_")));
+}
+
 TEST(PromtoolTest, RenderedTextPassesWithoutWarnings) {
   ASSERT_TRUE(std::filesystem::exists(kPromtool)) << "promtool is required";
-  for (const DataplaneSnapshot& snapshot : {SampleSnapshot(), DataplaneSnapshot{}}) {
+  for (const DataplaneSnapshot& snapshot : {SampleSnapshot(), DataplaneSnapshot{}, SnapshotWithBgp()}) {
     const auto [status, output] = Promtool(RenderMetricsText(snapshot, ISTHMUS_VERSION));
     EXPECT_EQ(status, 0) << output;
     EXPECT_THAT(output, IsEmpty());

@@ -1,0 +1,83 @@
+// isthmusd's side of the BGP speaker: starting it once the data plane is
+// ready, feeding its best paths into the route table (and so the FIB and the
+// kernel mirror), reconfiguring it on reload, and its admin views.
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "control/daemon/daemon.h"
+#include "control/log_format.h"
+#include "spdlog/spdlog.h"
+
+namespace isthmus {
+
+absl::Status Daemon::StartBgp() {
+  if (!config_.bgp.enabled) return absl::OkStatus();
+  bgp_event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (bgp_event_fd_ < 0) return absl::InternalError("eventfd for BGP routes failed");
+  auto speaker = bgp::Speaker::Create(config_.bgp, [this](std::vector<bgp::FibRoute> routes) {
+    // BGP thread: hand over and wake the control thread.
+    {
+      absl::MutexLock lock(&bgp_mu_);
+      for (bgp::FibRoute& r : routes) bgp_pending_.push_back(std::move(r));
+    }
+    const uint64_t one = 1;
+    (void)!write(bgp_event_fd_, &one, sizeof(one));
+  });
+  if (!speaker.ok()) return speaker.status();
+  bgp_ = std::move(*speaker);
+  if (absl::Status s = bgp_->Start(); !s.ok()) return s;
+  // Workers forward by now: originate.
+  bgp_->SetDataplaneReady(true);
+  spdlog::info("bgp: AS {} router-id {}, {} peer(s)", config_.bgp.asn, ToString(config_.bgp.router_id),
+               config_.bgp.peers.size());
+  return absl::OkStatus();
+}
+
+void Daemon::StopBgp() {
+  if (bgp_ == nullptr) return;
+  // Withdraw first: peers hear Cease before the data plane stops.
+  bgp_->Stop();
+  DrainBgpRoutes();
+  bgp_.reset();
+  if (bgp_event_fd_ >= 0) close(bgp_event_fd_);
+  bgp_event_fd_ = -1;
+}
+
+void Daemon::DrainBgpRoutes() {
+  uint64_t count;
+  if (bgp_event_fd_ >= 0) (void)!read(bgp_event_fd_, &count, sizeof(count));
+  std::vector<bgp::FibRoute> routes;
+  {
+    absl::MutexLock lock(&bgp_mu_);
+    routes.swap(bgp_pending_);
+  }
+  if (routes.empty()) return;
+  std::vector<RouteEntry> changes;
+  changes.reserve(routes.size());
+  for (const bgp::FibRoute& r : routes) {
+    RouteEntry e;
+    e.prefix = r.prefix;
+    e.source = RouteSource::kBgp;
+    e.gateways = r.nexthops;
+    changes.push_back(std::move(e));
+  }
+  if (absl::Status s = routes_->ApplyBgp(changes); !s.ok()) spdlog::warn("bgp routes: {}", s.message());
+  fib_routes_.store(fib_->routes(), std::memory_order_relaxed);
+}
+
+absl::StatusOr<nlohmann::json> Daemon::ShowBgp(const std::vector<std::string>& args) {
+  static constexpr const char* kAccepted = "bgp summary, bgp neighbors [PEER], bgp routes [PREFIX]";
+  if (bgp_ == nullptr) return absl::FailedPreconditionError("BGP is not configured (no bgp: section)");
+  const std::string what = args.size() > 1 ? args[1] : "";
+  const std::string arg = args.size() > 2 ? args[2] : "";
+  if (what == "summary" && args.size() == 2) return bgp_->Summary();
+  if (what == "neighbors") return bgp_->Neighbors(arg);
+  if (what == "routes") return bgp_->Routes(arg);
+  return absl::InvalidArgumentError(absl::StrCat("unknown show target '", absl::StrJoin(args, " "),
+                                                 "' (accepted: ", kAccepted, ")"));
+}
+
+}  // namespace isthmus

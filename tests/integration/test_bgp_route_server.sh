@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# The multi-region seed against real Route Server stand-ins: two FRR bgpd
+# instances as Azure Route Server (AS 65515, eBGP multihop, behind a
+# gateway like RouteServerSubnet) and an FRR "remote region NVA" (AS 65020)
+# whose routes carry 65515 (its own region's Route Server).
+#
+#   ns rs: 198.18.1.2/24 on rs-w, ARS instances 198.18.10.4 and .5 on lo
+#   ns nva: isthmusd AS 65010, west 198.18.1.1/24, east 198.18.2.1/24,
+#           static 198.18.10.0/24 via 198.18.1.2 (the BGP next hop resolves through it)
+#   ns remote: 198.18.2.2/24, AS 65020, originates 203.0.113.0/24 with path "65020 65515"
+#
+# Checks: both Route Server sessions and the remote session reach
+# Established; both instances hold the remote route as "65010 65020" (65515
+# stripped) and identical advertisements; without the strip they refuse it
+# (loop); Route Server routes (192.0.2.0/24, "65515") reach the remote NVA but
+# are never echoed back to the Route Servers; the FIB holds both, with the
+# recursive next hop; a withdrawal at the remote side reaches both ARS.
+set -uo pipefail
+# shellcheck source=tests/lib/topo.sh
+source "$(dirname "$0")/../lib/topo.sh"
+# shellcheck source=tests/lib/bgp.sh
+source "$(dirname "$0")/../lib/bgp.sh"
+
+readonly ARS1=198.18.10.4 ARS2=198.18.10.5 RS_GW=198.18.1.2 REMOTE=198.18.2.2
+readonly VNET_PREFIX=192.0.2.0/24 REMOTE_PREFIX=203.0.113.0/24
+
+topo_require_daemon
+[[ -x "${FRR_BGPD}" ]] || skip "FRR bgpd not installed"
+
+build() {
+  ns_create nva rs remote
+  veth_pair nva nva-w rs rs-w
+  veth_pair nva nva-e remote remote-e
+  addr nva nva-w "${NVA_WEST_ADDR}/24"
+  addr nva nva-e "${NVA_EAST_ADDR}/24"
+  addr rs rs-w "${RS_GW}/24"
+  addr remote remote-e "${REMOTE}/24"
+  ns_exec rs ip addr add "${ARS1}/32" dev lo
+  ns_exec rs ip addr add "${ARS2}/32" dev lo
+  ns_exec rs ip route add 198.18.1.0/24 dev rs-w 2>/dev/null || true
+  ns_exec nva sysctl -qw net.ipv4.conf.all.forwarding=0
+  local entry
+  for entry in "nva nva-w" "nva nva-e" "rs rs-w" "remote remote-e"; do
+    # shellcheck disable=SC2086
+    veth_no_offload ${entry}
+  done
+}
+
+# write_config STRIP(0|1)
+write_config() {
+  local strip="$1" from_remote
+  if ((strip)); then
+    from_remote='        - name: strip-ars
+          match: { as_path_contains: [65515] }
+          actions: { as_path_exclude: [65515] }
+          result: accept'
+  else
+    from_remote='        - name: keep
+          result: accept'
+  fi
+  cat >"${TOPO_CONFIG}" <<CONF
+dataplane:
+  workers: 1
+  punt_interface: ${TOPO_PUNT_IF}
+ports:
+  - name: west
+    driver: ${IT_DRIVER}
+    interface: nva-w
+  - name: east
+    driver: ${IT_DRIVER}
+    interface: nva-e
+routes:
+  - prefix: 198.18.10.0/24
+    via: [${RS_GW}]
+metrics:
+  listen: ${TOPO_METRICS_LISTEN}
+admin:
+  socket: ${TOPO_SOCKET}
+bgp:
+  asn: 65010
+  router_id: ${NVA_WEST_ADDR}
+  policies:
+    - name: accept-all
+      terms:
+        - name: all
+          result: accept
+    - name: from-remote
+      terms:
+${from_remote}
+  peers:
+    - name: ars1
+      address: ${ARS1}
+      remote_as: 65515
+      role: route_server
+      group: ars
+      multihop: 2
+      connect_retry: 2
+      import: [accept-all]
+      export: [accept-all]
+    - name: ars2
+      address: ${ARS2}
+      remote_as: 65515
+      role: route_server
+      group: ars
+      multihop: 2
+      connect_retry: 2
+      import: [accept-all]
+      export: [accept-all]
+    - name: remote
+      address: ${REMOTE}
+      remote_as: 65020
+      connect_retry: 2
+      import: [from-remote]
+      export: [accept-all]
+CONF
+}
+
+ars_body() {
+  local self="$1"
+  printf ' neighbor %s remote-as 65010\n neighbor %s ebgp-multihop 2\n neighbor %s update-source %s\n neighbor %s timers connect 2\n address-family ipv4 unicast\n  network %s\n exit-address-family\n' \
+    "${NVA_WEST_ADDR}" "${NVA_WEST_ADDR}" "${NVA_WEST_ADDR}" "${self}" "${NVA_WEST_ADDR}" "${VNET_PREFIX}"
+}
+
+remote_body() {
+  printf ' neighbor %s remote-as 65010\n neighbor %s timers connect 2\n address-family ipv4 unicast\n  network %s\n  neighbor %s route-map REGION out\n exit-address-family\nroute-map REGION permit 10\n set as-path prepend 65515\n' \
+    "${NVA_EAST_ADDR}" "${NVA_EAST_ADDR}" "${REMOTE_PREFIX}" "${NVA_EAST_ADDR}"
+}
+
+established() { [[ "$(frr_peer_state "$1" "$2" "$3")" == "Established" ]]; }
+
+build
+write_config 0
+topo_start_daemon
+frr_start rs ars1 "${ARS1}" 65515 "${ARS1}" "$(ars_body "${ARS1}")"
+frr_start rs ars2 "${ARS2}" 65515 "${ARS2}" "$(ars_body "${ARS2}")"
+frr_start remote remote "${REMOTE}" 65020 "${REMOTE}" "$(remote_body)"
+
+wait_until "${BGP_WAIT_S}" established rs ars1 "${NVA_WEST_ADDR}" || fail "ars1 session not Established"
+wait_until "${BGP_WAIT_S}" established rs ars2 "${NVA_WEST_ADDR}" || fail "ars2 session not Established"
+wait_until "${BGP_WAIT_S}" established remote remote "${NVA_EAST_ADDR}" || fail "remote session not Established"
+check "sessions Established: ars1, ars2 (multihop, AS 65515), remote (AS 65020)"
+
+# Without the strip, the Route Servers see their own AS and drop the route.
+wait_until 20 routes_have frr_routes remote remote "${VNET_PREFIX}" "65010 65515" ||
+  fail "remote NVA did not get ${VNET_PREFIX} with path 65010 65515: $(frr_routes remote remote)"
+check "Route Server route reaches the remote NVA as '65010 65515'"
+sleep 3
+routes_lack frr_routes rs ars1 "${REMOTE_PREFIX}" ||
+  fail "ars1 accepted ${REMOTE_PREFIX} although its path holds 65515: $(frr_routes rs ars1)"
+check "without as_path_exclude, ARS refuses ${REMOTE_PREFIX} (65515 in its path)"
+
+# Reload with the strip: sessions stay up, the routes appear at both ARS.
+write_config 1
+ctl reload >/dev/null || fail "reload with the strip policy failed"
+for ars in ars1 ars2; do
+  wait_until 20 routes_have frr_routes rs "${ars}" "${REMOTE_PREFIX}" "65010 65020" ||
+    fail "${ars} does not hold ${REMOTE_PREFIX} as '65010 65020': $(frr_routes rs "${ars}")"
+done
+check "after reload with as_path_exclude 65515: both ARS hold ${REMOTE_PREFIX} as '65010 65020'"
+assert_eq "$(frr_routes rs ars1)" "$(frr_routes rs ars2)" "both Route Server instances received identical routes"
+frr_vtysh rs ars1 "show bgp ipv4 unicast ${VNET_PREFIX} json" |
+  jq -e '[.paths[] | select(.aspath.string | test("65010"))] | length == 0' >/dev/null ||
+  fail "the NVA echoed the Route Server's own route back to it"
+check "the Route Server's own routes are not echoed back to it"
+
+# The data plane FIB follows: the remote route directly, the VNet route
+# recursively through the static route to the Route Server subnet.
+fib="$(ctl show fib --json)"
+jq -e --arg p "${REMOTE_PREFIX}" '.entries[] | select(.prefix == $p) | .nexthops[0].via == "198.18.2.2"' <<<"${fib}" >/dev/null ||
+  fail "FIB has no ${REMOTE_PREFIX} via ${REMOTE}: ${fib}"
+jq -e --arg p "${VNET_PREFIX}" '.entries[] | select(.prefix == $p) | .nexthops[0].via == "198.18.1.2"' <<<"${fib}" >/dev/null ||
+  fail "FIB has no ${VNET_PREFIX} via ${RS_GW} (recursive through the static route): ${fib}"
+check "FIB: ${REMOTE_PREFIX} via ${REMOTE}, ${VNET_PREFIX} via ${RS_GW} (next hop ${ARS1} resolved recursively)"
+summary="$(ctl show bgp summary --json)" || fail "show bgp summary failed"
+assert_eq 3 "$(jq '[.peers[] | select(.state == "Established")] | length' <<<"${summary}")" "peers Established in show bgp summary"
+
+# Withdrawal at the remote side reaches both Route Servers.
+frr_vtysh remote remote 'configure terminal' 'router bgp 65020' 'address-family ipv4 unicast' \
+  "no network ${REMOTE_PREFIX}" >/dev/null
+for ars in ars1 ars2; do
+  wait_until 20 routes_lack frr_routes rs "${ars}" "${REMOTE_PREFIX}" || fail "${ars} still holds ${REMOTE_PREFIX}"
+done
+check "withdrawal of ${REMOTE_PREFIX} propagated to both Route Server instances"
+wait_until 10 bash -c "! ip netns exec $(ns nva) ip route show proto 212 | grep -q '^${REMOTE_PREFIX%/*}'" ||
+  fail "kernel still has the mirrored ${REMOTE_PREFIX}"
+pass "Route Server pair + remote region: 65515 stripped only where configured, identical ARS feeds, withdrawals propagate"
