@@ -19,6 +19,15 @@ namespace {
 constexpr uint32_t kRouteServerDefaultMaxAdvertised = 2000;
 constexpr uint32_t kPercent = 100;
 
+// RFC 4271 6.3: a NEXT_HOP that is our own address on this session is
+// semantically incorrect; its routes are ignored and the session stays up.
+// The codec cannot see this (it does not know the local address).
+bool NextHopIsOurs(const Peer& peer, const UpdateMessage& update) {
+  const NegotiatedSession* negotiated = peer.session ? peer.session->negotiated() : nullptr;
+  return negotiated != nullptr && update.attrs.has_value() && !update.nlri.empty() &&
+         update.attrs->next_hop == negotiated->local_address;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -228,7 +237,12 @@ void SpeakerCore::HandleUpdate(Peer& peer, const UpdateMessage& update, ErrorAct
   ChangeSet changes;
   // RFC 7606 2: treat-as-withdraw (and AFI/SAFI disable, which for the only
   // family we carry means the same) removes every prefix of the message.
-  const bool withdraw_all = action >= ErrorAction::kTreatAsWithdraw;
+  bool withdraw_all = action >= ErrorAction::kTreatAsWithdraw;
+  if (!withdraw_all && NextHopIsOurs(peer, update)) {
+    spdlog::warn("bgp peer {}: NEXT_HOP {} is our own address: {} prefixes ignored (RFC 4271 6.3)",
+                 peer.config.name, ToString(update.attrs->next_hop), update.nlri.size());
+    withdraw_all = true;
+  }
   for (const Ipv4Prefix& p : update.withdrawn) WithdrawPrefix(peer, p, changes);
   if (withdraw_all) {
     for (const Ipv4Prefix& p : update.nlri) WithdrawPrefix(peer, p, changes);
