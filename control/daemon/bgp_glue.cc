@@ -5,6 +5,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "control/daemon/daemon.h"
@@ -12,6 +14,9 @@
 #include "spdlog/spdlog.h"
 
 namespace isthmus {
+namespace {
+constexpr size_t kBgpRoutesPerSlice = 2048;
+}  // namespace
 
 absl::Status Daemon::StartBgp() {
   if (!config_.bgp.enabled) return absl::OkStatus();
@@ -40,7 +45,6 @@ void Daemon::StopBgp() {
   if (bgp_ == nullptr) return;
   // Withdraw first: peers hear Cease before the data plane stops.
   bgp_->Stop();
-  DrainBgpRoutes();
   bgp_.reset();
   if (bgp_event_fd_ >= 0) close(bgp_event_fd_);
   bgp_event_fd_ = -1;
@@ -49,23 +53,32 @@ void Daemon::StopBgp() {
 void Daemon::DrainBgpRoutes() {
   uint64_t count;
   if (bgp_event_fd_ >= 0) (void)!read(bgp_event_fd_, &count, sizeof(count));
-  std::vector<bgp::FibRoute> routes;
   {
     absl::MutexLock lock(&bgp_mu_);
-    routes.swap(bgp_pending_);
+    for (bgp::FibRoute& r : bgp_pending_) bgp_backlog_.push_back(std::move(r));
+    bgp_pending_.clear();
   }
-  if (routes.empty()) return;
+  if (bgp_backlog_.empty()) return;
+  // Install in bounded slices: a full table must not keep the control
+  // thread (admin API, netlink, watchdog) away for seconds.
+  const size_t n = std::min(bgp_backlog_.size(), kBgpRoutesPerSlice);
   std::vector<RouteEntry> changes;
-  changes.reserve(routes.size());
-  for (const bgp::FibRoute& r : routes) {
+  changes.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    bgp::FibRoute& r = bgp_backlog_.front();
     RouteEntry e;
     e.prefix = r.prefix;
     e.source = RouteSource::kBgp;
-    e.gateways = r.nexthops;
+    e.gateways = std::move(r.nexthops);
     changes.push_back(std::move(e));
+    bgp_backlog_.pop_front();
   }
   if (absl::Status s = routes_->ApplyBgp(changes); !s.ok()) spdlog::warn("bgp routes: {}", s.message());
   fib_routes_.store(fib_->routes(), std::memory_order_relaxed);
+  if (!bgp_backlog_.empty() && bgp_event_fd_ >= 0) {
+    const uint64_t one = 1;   // come back after the other events
+    (void)!write(bgp_event_fd_, &one, sizeof(one));
+  }
 }
 
 absl::StatusOr<nlohmann::json> Daemon::ShowBgp(const std::vector<std::string>& args) {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -119,6 +120,7 @@ class Daemon {
   int bgp_event_fd_ = -1;
   absl::Mutex bgp_mu_;
   std::vector<bgp::FibRoute> bgp_pending_ ABSL_GUARDED_BY(bgp_mu_);
+  std::deque<bgp::FibRoute> bgp_backlog_;   // control thread: not yet in the FIB
 };
 
 }  // namespace isthmus

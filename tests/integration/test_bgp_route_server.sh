@@ -241,6 +241,9 @@ for ars in ars1 ars2; do
     fail "${ars} does not hold ${REMOTE_PREFIX} as '65010 65020': $(ars_routes rs "${ars}")"
 done
 check "after reload with as_path_exclude 65515: both ARS hold ${REMOTE_PREFIX} as '65010 65020'"
+# A policy change re-evaluates Adj-RIB-In; no session was reset by the reload.
+transitions="$(ctl show bgp neighbors --json | jq -c '[.neighbors[] | .established_transitions] | unique')"
+assert_eq "[1]" "${transitions}" "sessions established exactly once across the reload (no reset)"
 assert_eq "$(ars_routes rs ars1)" "$(ars_routes rs ars2)" "both Route Server instances received identical routes"
 for ars in ars1 ars2; do
   ars_not_echoed "${ars}" || fail "the NVA echoed the Route Server's own route back to ${ars}"
