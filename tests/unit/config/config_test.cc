@@ -2,6 +2,7 @@
 // round-trips), every class of error with its exact wording, and reloads.
 
 #include "control/config/config.h"
+#include "tests/unit/config/reload_case.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -867,36 +868,11 @@ TEST_F(ConfigFileTest, UnreadableFileIsPermissionDenied) {
 
 // ---------------------------------------------------------------- reload
 
-struct ReloadCase {
-  std::string description;
-  std::function<void(Config&)> change;
-  std::vector<std::string> restart_keys;  // empty: reload allowed
-};
-
-void PrintTo(const ReloadCase& c, std::ostream* os) { *os << c.description; }
+using config_testing::ReloadCase;
 
 class CheckReloadableTest : public ::testing::TestWithParam<ReloadCase> {};
 
-TEST_P(CheckReloadableTest, AllowsOnlyLiveChanges) {
-  const ReloadCase& c = GetParam();
-  const auto running = LoadConfigText(kFullConfig, kSource);
-  ASSERT_TRUE(running.ok()) << running.status();
-  Config next = *running;
-  c.change(next);
-  const absl::Status status = CheckReloadable(*running, next);
-  if (c.restart_keys.empty()) {
-    EXPECT_TRUE(status.ok()) << status;
-    return;
-  }
-  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
-  const std::vector<std::string> lines = absl::StrSplit(status.message(), '\n');
-  ASSERT_EQ(lines.size(), c.restart_keys.size()) << status;
-  for (size_t i = 0; i < lines.size(); ++i) {
-    EXPECT_EQ(lines[i],
-              absl::StrCat(c.restart_keys[i], ": changing ", c.restart_keys[i],
-                           " requires a restart of isthmusd"));
-  }
-}
+TEST_P(CheckReloadableTest, AllowsOnlyLiveChanges) { config_testing::ExpectReloadOutcome(kFullConfig, kSource, GetParam()); }
 
 INSTANTIATE_TEST_SUITE_P(
     Table, CheckReloadableTest,
