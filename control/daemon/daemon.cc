@@ -260,12 +260,13 @@ absl::Status Daemon::CreatePorts() {
   const size_t data_ports = ports_.size();
   uint16_t shared_tap = kNoPort;
   for (size_t i = 0; i < data_ports; ++i) {
-    PortState& port = ports_[i];
+    // By value: creating a TAP appends to ports_ and may move its elements.
+    const uint16_t port_id = ports_[i].port_id;
     const PortConfig& pc = config_.ports[i];
     uint16_t tap = kNoPort;
     if (pc.driver == PortDriver::kPmd) {
-      const MacAddr mac = port_info_[port.port_id].mac;
-      if (absl::Status s = CreateExceptionTap(pc.interface, &mac, port.port_id, &tap); !s.ok()) return s;
+      const MacAddr mac = port_info_[port_id].mac;
+      if (absl::Status s = CreateExceptionTap(pc.interface, &mac, port_id, &tap); !s.ok()) return s;
       PortState& tap_state = ports_.back();
       ports_[i].ifindex = tap_state.ifindex;
       if (absl::Status s = SetLinkMtu(tap_state.ifindex, pc.mtu); !s.ok()) return s;
@@ -287,7 +288,6 @@ absl::Status Daemon::CreatePorts() {
     p.exception_port = tap;
     port_info_[p.port_id].exception_port = tap;
     port_info_[p.port_id].exception_mac = port_info_[tap].mac;
-    (void)port;
   }
   // One lock per port's TX queue when workers share it.
   tx_locks_.clear();

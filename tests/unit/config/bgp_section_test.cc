@@ -18,26 +18,18 @@
 #include "absl/strings/str_split.h"
 #include "bgp/config/bgp_config.h"
 #include "control/config/config.h"
-#include "tests/unit/config/reload_case.h"
+#include "tests/unit/config/config_test_support.h"
 
 namespace isthmus {
 namespace {
 
 using ::testing::HasSubstr;
 
-constexpr char kSource[] = "test.yaml";
-constexpr char kPorts[] = "ports:\n  - {name: p0, interface: veth0}\n";
+using config_testing::Addr;
+using config_testing::kSource;
+using config_testing::Name;
+constexpr const char* kPorts = config_testing::kMinimal;
 
-std::string Name(std::string description) {
-  std::replace_if(
-      description.begin(), description.end(),
-      [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); }, '_');
-  return description;
-}
-
-constexpr Ipv4Addr Addr(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
-  return Ipv4Addr{uint32_t{a} << 24 | uint32_t{b} << 16 | uint32_t{c} << 8 | d};
-}
 
 constexpr uint32_t Community(uint32_t asn, uint32_t value) {
   return asn << 16 | value;

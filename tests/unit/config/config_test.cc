@@ -2,7 +2,7 @@
 // round-trips), every class of error with its exact wording, and reloads.
 
 #include "control/config/config.h"
-#include "tests/unit/config/reload_case.h"
+#include "tests/unit/config/config_test_support.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -28,22 +28,11 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr char kSource[] = "test.yaml";
+using config_testing::Addr;
+using config_testing::kSource;
+using config_testing::Name;
+using config_testing::kMinimal;
 
-// Minimal valid file; error cases below spell out their own text so that the
-// line numbers they assert are visible next to the YAML.
-constexpr char kMinimal[] = "ports:\n  - {name: p0, interface: veth0}\n";
-
-std::string Name(std::string description) {
-  std::replace_if(
-      description.begin(), description.end(),
-      [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); }, '_');
-  return description;
-}
-
-constexpr Ipv4Addr Addr(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
-  return Ipv4Addr{uint32_t{a} << 24 | uint32_t{b} << 16 | uint32_t{c} << 8 | d};
-}
 
 // ---------------------------------------------------------------- helpers
 

@@ -1,9 +1,12 @@
 #pragma once
-// Shared by the config tests: a table row for CheckReloadable and the check
+// Shared by the config tests: the source name, the smallest valid file, test
+// name and address helpers, a table row for CheckReloadable and the check
 // that a change is live or names exactly the keys that need a restart.
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <functional>
 #include <ostream>
 #include <string>
@@ -14,6 +17,22 @@
 #include "control/config/config.h"
 
 namespace isthmus::config_testing {
+
+inline constexpr char kSource[] = "test.yaml";
+// The smallest valid file: one port.
+inline constexpr char kMinimal[] = "ports:\n  - {name: p0, interface: veth0}\n";
+
+// A gtest parameter name from a description.
+inline std::string Name(std::string description) {
+  std::replace_if(
+      description.begin(), description.end(),
+      [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); }, '_');
+  return description;
+}
+
+constexpr Ipv4Addr Addr(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
+  return Ipv4Addr{uint32_t{a} << 24 | uint32_t{b} << 16 | uint32_t{c} << 8 | d};
+}
 
 struct ReloadCase {
   std::string description;
