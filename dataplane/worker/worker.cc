@@ -43,6 +43,11 @@ int Worker::Run() {
     }
     tx_->FlushAll();
     if (rcu_ != nullptr) rte_rcu_qsbr_quiescent(rcu_, params_.id);
+    // A reload may change the punt rate; busy workers must see it too.
+    if (const uint32_t rate = tunables_->punt_rate_pps.load(std::memory_order_relaxed); rate != punt_rate) {
+      punt_rate = rate;
+      punt_limiter_.SetRate(rate);
+    }
     if (received != 0) {
       counters_->rx_packets.Add(received);
       counters_->busy_polls.Add(1);
@@ -55,10 +60,6 @@ int Worker::Run() {
       continue;
     }
     // Sleeping: go RCU-offline so the control thread never waits on us.
-    if (const uint32_t rate = tunables_->punt_rate_pps.load(std::memory_order_relaxed); rate != punt_rate) {
-      punt_rate = rate;
-      punt_limiter_.SetRate(rate);
-    }
     if (rcu_ != nullptr) rte_rcu_qsbr_thread_offline(rcu_, params_.id);
     const timespec ts{0, static_cast<long>(sleep_us) * 1000};
     nanosleep(&ts, nullptr);
