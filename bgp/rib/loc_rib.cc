@@ -173,13 +173,21 @@ BestChange LocRib::MakeChange(PrefixKey key, const Entry& entry) const {
   return change;
 }
 
-absl::btree_map<PrefixKey, LocRib::Entry>::iterator LocRib::Finish(
-    absl::btree_map<PrefixKey, Entry>::iterator it, const Selection& before,
-    std::vector<BestChange>& changes) {
+void LocRib::Finish(EntryMap::iterator it, const Selection& before, std::vector<BestChange>& changes) {
   Decide(it->second);
-  if (Differs(before, Snapshot(it->second))) changes.push_back(MakeChange(it->first, it->second));
-  if (it->second.candidates.empty()) return entries_.erase(it);
-  return std::next(it);
+  if (Differs(before, Snapshot(it->second))) {
+    changes.push_back(MakeChange(it->first, it->second));
+    changes.back().had_peer_best = IsPeerBest(before);
+  }
+  if (it->second.candidates.empty()) entries_.erase(it);
+}
+
+std::vector<PrefixKey> LocRib::SortedKeys() const {
+  std::vector<PrefixKey> keys;
+  keys.reserve(entries_.size());
+  for (const auto& [key, entry] : entries_) keys.push_back(key);
+  std::sort(keys.begin(), keys.end());
+  return keys;
 }
 
 std::vector<BestChange> LocRib::Update(const Route& r) {
@@ -218,16 +226,19 @@ std::vector<BestChange> LocRib::Withdraw(const Ipv4Prefix& prefix, PeerId peer) 
 
 std::vector<BestChange> LocRib::EditAll(absl::FunctionRef<bool(const Entry&)> touches,
                                         absl::FunctionRef<void(Entry&)> edit) {
-  std::vector<BestChange> changes;
-  for (auto it = entries_.begin(); it != entries_.end();) {
+  // In prefix order, so that the changes come out in a stable order.
+  std::vector<PrefixKey> keys;
+  for (const auto& [key, entry] : entries_) {
     // Most entries are untouched by a per-peer edit: skip the snapshot there.
-    if (!touches(it->second)) {
-      ++it;
-      continue;
-    }
+    if (touches(entry)) keys.push_back(key);
+  }
+  std::sort(keys.begin(), keys.end());
+  std::vector<BestChange> changes;
+  for (PrefixKey key : keys) {
+    auto it = entries_.find(key);
     const Selection before = Snapshot(it->second);
     edit(it->second);
-    it = Finish(it, before, changes);
+    Finish(it, before, changes);
   }
   return changes;
 }
@@ -301,8 +312,8 @@ std::vector<RibPath> LocRib::Paths(const Ipv4Prefix& prefix) const {
 
 void LocRib::ForEachBest(
     absl::FunctionRef<void(const Ipv4Prefix&, const std::vector<Route>&)> visit) const {
-  for (const auto& [key, entry] : entries_) {
-    const BestChange change = MakeChange(key, entry);
+  for (PrefixKey key : SortedKeys()) {
+    const BestChange change = MakeChange(key, entries_.at(key));
     visit(change.prefix, change.multipath);
   }
 }

@@ -8,7 +8,6 @@
 #include <optional>
 #include <vector>
 
-#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/functional/function_ref.h"
@@ -22,6 +21,9 @@ struct BestChange {
   Ipv4Prefix prefix;
   std::optional<Route> best;     // nullopt: no route left
   std::vector<Route> multipath;  // includes best; empty when best is nullopt
+  // The best path before the change was learned from a peer (so the FIB
+  // had the prefix): a consumer of changes needs no set of its own.
+  bool had_peer_best = false;
 };
 
 struct LocRibOptions {
@@ -96,21 +98,24 @@ class LocRib {
   const PeerInfo& InfoOf(PeerId peer) const;
   Route ToRoute(PrefixKey key, const Candidate& c) const;
   BestChange MakeChange(PrefixKey key, const Entry& entry) const;
+  static bool IsPeerBest(const Selection& s) { return s.best.has_value() && s.best->peer != kLocalPeer; }
   static bool Differs(const Selection& before, const Selection& after);
   // Applies `edit` to every entry that `touches` selects, re-deciding it
   // and reporting changes.
   std::vector<BestChange> EditAll(absl::FunctionRef<bool(const Entry&)> touches,
                                   absl::FunctionRef<void(Entry&)> edit);
   std::vector<BestChange> RemovePeerPath(PeerId peer, bool only_stale);
+  // A hash map: a full table's worth of random inserts costs one cache
+  // miss each instead of a walk down a tree; ordered views sort keys.
+  using EntryMap = absl::flat_hash_map<PrefixKey, Entry>;
   // Re-decides one entry after an edit and appends the change, if any;
-  // erases it when empty. Returns the iterator past it.
-  absl::btree_map<PrefixKey, Entry>::iterator Finish(absl::btree_map<PrefixKey, Entry>::iterator it,
-                                                      const Selection& before,
-                                                      std::vector<BestChange>& changes);
+  // erases it when empty.
+  void Finish(EntryMap::iterator it, const Selection& before, std::vector<BestChange>& changes);
+  std::vector<PrefixKey> SortedKeys() const;
 
   LocRibOptions options_;
   absl::flat_hash_map<PeerId, PeerInfo> peers_;
-  absl::btree_map<PrefixKey, Entry> entries_;
+  EntryMap entries_;
   size_t path_count_ = 0;
 };
 

@@ -48,8 +48,13 @@ void Peer::OnDown(const std::string& reason, bool graceful_restart_applies) {
 
 void ChangeSet::Add(std::vector<BestChange> changes) {
   for (BestChange& c : changes) {
-    const PrefixKey key = ToPrefixKey(c.prefix);
-    by_prefix_.insert_or_assign(key, std::move(c));
+    auto [it, inserted] = by_prefix_.try_emplace(ToPrefixKey(c.prefix), std::move(c));
+    if (inserted) continue;
+    // A later change of the same prefix: its outcome wins, but what the
+    // FIB held is what it held before the first one.
+    const bool had_peer_best = it->second.had_peer_best;
+    it->second = std::move(c);
+    it->second.had_peer_best = had_peer_best;
   }
 }
 
@@ -248,7 +253,8 @@ void SpeakerCore::HandleUpdate(Peer& peer, const UpdateMessage& update, ErrorAct
     for (const Ipv4Prefix& p : update.nlri) WithdrawPrefix(peer, p, changes);
   } else if (update.attrs.has_value() && !update.nlri.empty()) {
     const AttributesPtr attrs = interner_.Intern(*update.attrs);
-    for (const Ipv4Prefix& p : update.nlri) ImportPrefix(peer, p, attrs, changes);
+    const PolicyContext ctx = ImportContext(peer);   // once per UPDATE, not per prefix
+    for (const Ipv4Prefix& p : update.nlri) ImportPrefix(peer, p, attrs, ctx, changes);
   }
   if (update.IsEndOfRib()) {
     peer.end_of_rib_received = true;
@@ -305,7 +311,6 @@ void SpeakerCore::HandleDown(Peer& peer, const std::string& reason, bool gracefu
     });
   } else {
     peer.rib_in.Clear();
-    peer.accepted.clear();
     peer.stale_pending = false;
     changes.Add(loc_rib_->WithdrawPeer(peer.id));
   }
@@ -329,20 +334,19 @@ PolicyContext SpeakerCore::ImportContext(const Peer& peer) const {
 }
 
 void SpeakerCore::ImportPrefix(Peer& peer, const Ipv4Prefix& prefix, const AttributesPtr& attrs,
-                               ChangeSet& changes) {
+                               const PolicyContext& ctx, ChangeSet& changes) {
   ++peer.prefixes_received_total;
   const bool known = peer.rib_in.Find(prefix) != nullptr;
   if (!known && !AdmitNewPrefix(peer)) return;
   if (!peer.rib_in.Update(prefix, attrs)) return;   // same route again: nothing to do
-  EvaluateImport(peer, prefix, attrs, changes);
+  EvaluateImport(peer, prefix, attrs, ctx, changes);
 }
 
 void SpeakerCore::EvaluateImport(Peer& peer, const Ipv4Prefix& prefix, const AttributesPtr& attrs,
-                                 ChangeSet& changes) {
-  const PolicyEngine::Result result = policy_->Apply(peer.config.import_policies, prefix, attrs, ImportContext(peer));
-  const PrefixKey key = ToPrefixKey(prefix);
+                                 const PolicyContext& ctx, ChangeSet& changes) {
+  const PolicyEngine::Result result = policy_->Apply(peer.config.import_policies, prefix, attrs, ctx);
   if (result.accepted) {
-    peer.accepted.insert(key);
+    peer.rib_in.SetAccepted(prefix, true);
     Route route;
     route.prefix = prefix;
     route.attrs = result.attrs == attrs ? attrs : interner_.Intern(result.attrs);
@@ -356,12 +360,13 @@ void SpeakerCore::EvaluateImport(Peer& peer, const Ipv4Prefix& prefix, const Att
     spdlog::info("bgp: peer {}: {} {}", peer.config.name, ToString(prefix), result.reason);
   }
   peer.last_reject_reason = result.reason;
-  if (peer.accepted.erase(key) > 0) changes.Add(loc_rib_->Withdraw(prefix, peer.id));
+  if (peer.rib_in.SetAccepted(prefix, false)) changes.Add(loc_rib_->Withdraw(prefix, peer.id));
 }
 
 void SpeakerCore::WithdrawPrefix(Peer& peer, const Ipv4Prefix& prefix, ChangeSet& changes) {
-  if (!peer.rib_in.Withdraw(prefix)) return;
-  if (peer.accepted.erase(ToPrefixKey(prefix)) > 0) changes.Add(loc_rib_->Withdraw(prefix, peer.id));
+  bool was_accepted = false;
+  if (!peer.rib_in.Withdraw(prefix, &was_accepted)) return;
+  if (was_accepted) changes.Add(loc_rib_->Withdraw(prefix, peer.id));
 }
 
 // Inbound max-prefix (issue 3 item 1). Counts what the peer sent us
@@ -422,26 +427,26 @@ void SpeakerCore::ReevaluateImport(Peer& peer, ChangeSet& changes) {
   std::vector<std::pair<Ipv4Prefix, AttributesPtr>> routes;
   routes.reserve(peer.rib_in.size());
   peer.rib_in.ForEach([&](const Ipv4Prefix& p, const AdjRibIn::Entry& e) { routes.emplace_back(p, e.attrs); });
-  for (const auto& [prefix, attrs] : routes) EvaluateImport(peer, prefix, attrs, changes);
+  const PolicyContext ctx = ImportContext(peer);
+  for (const auto& [prefix, attrs] : routes) EvaluateImport(peer, prefix, attrs, ctx, changes);
 }
 
 void SpeakerCore::SweepStale(Peer& peer, ChangeSet& changes) {
   if (peer.stale_timer != 0) loop_->CancelTimer(peer.stale_timer);
   peer.stale_timer = 0;
   peer.stale_pending = false;
-  for (const Ipv4Prefix& p : peer.rib_in.SweepStale()) peer.accepted.erase(ToPrefixKey(p));
+  (void)peer.rib_in.SweepStale();
   changes.Add(loc_rib_->SweepStale(peer.id));
 }
 
 void SpeakerCore::SweepRefreshStale(Peer& peer, ChangeSet& changes) {
-  for (const Ipv4Prefix& p : peer.rib_in.SweepStale()) {
-    if (peer.accepted.erase(ToPrefixKey(p)) > 0) changes.Add(loc_rib_->Withdraw(p, peer.id));
-  }
+  std::vector<Ipv4Prefix> accepted;
+  (void)peer.rib_in.SweepStale(&accepted);
+  for (const Ipv4Prefix& p : accepted) changes.Add(loc_rib_->Withdraw(p, peer.id));
 }
 
 void SpeakerCore::ClearPeerRoutes(Peer& peer) {
   peer.rib_in.Clear();
-  peer.accepted.clear();
   peer.stale_pending = false;
   ChangeSet changes;
   changes.Add(loc_rib_->WithdrawPeer(peer.id));
@@ -578,11 +583,8 @@ void SpeakerCore::PushToFib(const ChangeSet& changes) {
       std::sort(fib.nexthops.begin(), fib.nexthops.end());
       fib.nexthops.erase(std::unique(fib.nexthops.begin(), fib.nexthops.end()), fib.nexthops.end());
     }
-    if (fib.nexthops.empty()) {
-      if (in_fib_.erase(key) == 0) continue;   // never programmed: nothing to remove
-    } else {
-      in_fib_.insert(key);
-    }
+    // Never programmed (the best path was ours or absent): nothing to remove.
+    if (fib.nexthops.empty() && !change.had_peer_best) continue;
     batch.push_back(std::move(fib));
   }
   if (!batch.empty() && fib_sink_) fib_sink_(std::move(batch));

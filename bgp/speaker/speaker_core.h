@@ -60,7 +60,6 @@ struct Peer : public SessionObserver {
   std::unique_ptr<Session> session;
   AdjRibIn rib_in;
   std::unique_ptr<AdjRibOut> rib_out;
-  absl::flat_hash_set<PrefixKey> accepted;     // prefixes this peer has in Loc-RIB
   uint64_t prefixes_received_total = 0;        // NLRI seen since start
   uint64_t rejected_total = 0;                 // import policy rejections
   std::string last_reject_reason;
@@ -153,8 +152,10 @@ class SpeakerCore {
 
   // Import.
   PolicyContext ImportContext(const Peer& peer) const;
-  void ImportPrefix(Peer& peer, const Ipv4Prefix& prefix, const AttributesPtr& attrs, ChangeSet& changes);
-  void EvaluateImport(Peer& peer, const Ipv4Prefix& prefix, const AttributesPtr& attrs, ChangeSet& changes);
+  void ImportPrefix(Peer& peer, const Ipv4Prefix& prefix, const AttributesPtr& attrs, const PolicyContext& ctx,
+                    ChangeSet& changes);
+  void EvaluateImport(Peer& peer, const Ipv4Prefix& prefix, const AttributesPtr& attrs, const PolicyContext& ctx,
+                      ChangeSet& changes);
   void WithdrawPrefix(Peer& peer, const Ipv4Prefix& prefix, ChangeSet& changes);
   bool AdmitNewPrefix(Peer& peer);
   void ScheduleMaxPrefixRestart(Peer& peer);
@@ -200,7 +201,6 @@ class SpeakerCore {
   PeerId next_peer_id_ = 0;
   std::map<Ipv4Prefix, Announcement> announcements_;
   std::map<Ipv4Prefix, LocalRoute> originated_;   // what is in Loc-RIB as kLocalPeer
-  absl::flat_hash_set<PrefixKey> in_fib_;
   bool dataplane_ready_ = false;
   // RFC 4724 3 flags of our OPENs: R until a peer's first establishment
   // after a restart, F while forwarding survived it.

@@ -11,13 +11,14 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "control/config/config.h"
 
 namespace isthmus::bgp {
 
 struct FibRoute {
   Ipv4Prefix prefix;
-  std::vector<Ipv4Addr> nexthops;   // sorted, unique; empty = withdrawn
+  absl::InlinedVector<Ipv4Addr, 2> nexthops;   // sorted, unique; empty = withdrawn
   friend bool operator==(const FibRoute&, const FibRoute&) = default;
 };
 // Called on the BGP thread with a batch of changes; the daemon posts it to its

@@ -146,7 +146,7 @@ json SpeakerCore::PeerSummary(const Peer& peer) const {
           {"state", std::string(ToString(peer.session->state()))},
           {"uptime_seconds", static_cast<int64_t>(UptimeSeconds(peer))},
           {"prefixes_received", peer.rib_in.size()},
-          {"prefixes_accepted", peer.accepted.size()},
+          {"prefixes_accepted", peer.rib_in.accepted_count()},
           {"prefixes_advertised", peer.rib_out->advertised_count()},
           {"last_error", peer.session->last_error()}};
 }
@@ -277,7 +277,7 @@ SpeakerMetrics SpeakerCore::Metrics() const {
     pm.state = static_cast<uint32_t>(peer->session->state());
     pm.uptime_seconds = UptimeSeconds(*peer);
     pm.prefixes_received = peer->rib_in.size();
-    pm.prefixes_accepted = peer->accepted.size();
+    pm.prefixes_accepted = peer->rib_in.accepted_count();
     pm.prefixes_advertised = peer->rib_out->advertised_count();
     pm.prefixes_rejected_total = peer->rejected_total;
     pm.prefixes_not_advertised = peer->rib_out->held_back();

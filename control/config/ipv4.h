@@ -6,6 +6,7 @@
 // Defined in config.cc (library isthmus_config).
 
 #include <cstdint>
+#include <utility>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,10 @@ struct Ipv4Addr {
   uint32_t value = 0;
   friend bool operator==(const Ipv4Addr&, const Ipv4Addr&) = default;
   friend auto operator<=>(const Ipv4Addr&, const Ipv4Addr&) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const Ipv4Addr& a) {
+    return H::combine(std::move(h), a.value);
+  }
 };
 
 struct Ipv4Prefix {

@@ -40,6 +40,7 @@ constexpr auto kGatewayRefresh = std::chrono::seconds(20);
 constexpr uint32_t kNeighborCapacity = 1 << 16;
 constexpr uint32_t kNeighborRequestRing = 4096;
 constexpr uint32_t kMbufCache = 256;
+constexpr uint64_t kKernelRouteErrorsLogged = 20;
 
 // Removes whatever XDP program a crashed run left on the interface.
 void DetachXdp(int ifindex) {
@@ -72,10 +73,14 @@ uint16_t RingSize(const Config& config) {
   return size;
 }
 
-// EAL memory (--no-huge -m): mbufs, the LPM's 64 MiB tbl24, rules, tbl8s, slack.
+// EAL memory (--no-huge -m): mbufs, the FIB's 64 MiB tbl24 and its tbl8
+// blocks (256 entries of 4 bytes), slack. The FIB's rules live on the heap.
+constexpr uint64_t kFibTbl24Bytes = uint64_t{1} << 26;
+constexpr uint64_t kFibBytesPerTbl8 = 256 * 4;
+
 uint32_t EalMemoryMb(const DataplaneConfig& dp) {
-  const uint64_t bytes = uint64_t{dp.mbufs} * (RTE_MBUF_DEFAULT_BUF_SIZE + 256) + (uint64_t{1} << 26) +
-                         uint64_t{dp.fib_max_routes} * 16 + uint64_t{dp.fib_tbl8_groups} * 1024;
+  const uint64_t bytes = uint64_t{dp.mbufs} * (RTE_MBUF_DEFAULT_BUF_SIZE + 256) + kFibTbl24Bytes +
+                         uint64_t{dp.fib_tbl8_groups} * kFibBytesPerTbl8;
   return static_cast<uint32_t>(bytes >> 20) + 128;
 }
 
@@ -89,6 +94,7 @@ Daemon::~Daemon() {
   for (const PortState& p : ports_) RemovePort(p.port_id);
   ports_.clear();
   routes_.reset();
+  kernel_mirror_.reset();
   fib_.reset();
   neighbors_.reset();
   if (pool_ != nullptr) rte_mempool_free(pool_);
@@ -167,6 +173,13 @@ absl::Status Daemon::CreateTables() {
     gateways_.insert({port, ip});
     last_resolve_.erase({port, ip});
     if (!neighbors_->RequestResolution(port, ip)) spdlog::warn("neighbor request queue full");
+  });
+  kernel_mirror_ = std::make_unique<KernelRouteMirror>([this](const Ipv4Prefix& prefix, const absl::Status& s) {
+    // Mirror thread. One line per refused route would flood the log when a
+    // whole table is refused (e.g. its gateway's link went away): the count
+    // is in isthmus_kernel_route_errors_total; log the first few.
+    const uint64_t errors = kernel_route_errors_.fetch_add(1, std::memory_order_relaxed);
+    if (errors < kKernelRouteErrorsLogged) spdlog::warn("kernel route {}: {}", ToString(prefix), s.message());
   });
   routes_->SetObserver([this](const Ipv4Prefix& prefix, RouteSource source, const std::vector<Nexthop>* nexthops) {
     MirrorToKernel(prefix, source, nexthops);
@@ -372,24 +385,17 @@ absl::Status Daemon::ApplyStaticRoutes(const Config& config, std::vector<std::st
 // originates the appliance's own traffic. Local and connected routes it has.
 void Daemon::MirrorToKernel(const Ipv4Prefix& prefix, RouteSource source, const std::vector<Nexthop>* nexthops) {
   if (source == RouteSource::kLocal || source == RouteSource::kConnected) return;
-  absl::Status s;
   if (nexthops == nullptr) {
-    s = DeleteKernelRoute(prefix);
-    if (absl::IsNotFound(s)) s = absl::OkStatus();
-  } else {
-    std::vector<KernelNexthop> kernel;
-    bool blackhole = false;
-    for (const Nexthop& nh : *nexthops) {
-      if (nh.kind == NexthopKind::kBlackhole) blackhole = true;
-      const PortState* port = PortById(nh.port);
-      if (nh.kind == NexthopKind::kForward && port != nullptr) kernel.push_back({port->ifindex, Ipv4Addr{nh.gateway}});
-    }
-    s = ReplaceKernelRoute(prefix, kernel, blackhole);
+    kernel_mirror_->Remove(prefix);
+    return;
   }
-  if (!s.ok()) {
-    kernel_route_errors_.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("kernel route {}: {}", ToString(prefix), s.message());
+  KernelRouteMirror::Target target;
+  for (const Nexthop& nh : *nexthops) {
+    if (nh.kind == NexthopKind::kBlackhole) target.blackhole = true;
+    const PortState* port = PortById(nh.port);
+    if (nh.kind == NexthopKind::kForward && port != nullptr) target.nexthops.push_back({port->ifindex, Ipv4Addr{nh.gateway}});
   }
+  kernel_mirror_->Replace(prefix, std::move(target));
 }
 
 absl::Status Daemon::StartWorkers() {
@@ -651,6 +657,7 @@ absl::Status Daemon::Run() {
   sd_notify(0, "STOPPING=1");
   metrics_.reset();   // no scrape may reach the speaker while it stops
   StopBgp();
+  kernel_mirror_.reset();   // nothing may write routes while they are removed
   if (absl::Status s = FlushKernelRoutes(); !s.ok()) spdlog::warn("removing kernel routes: {}", s.message());
   close(efd);
   close(tfd);

@@ -19,6 +19,7 @@
 #include "control/config/config.h"
 #include "control/metrics/dataplane_snapshot.h"
 #include "control/metrics/metrics_exporter.h"
+#include "control/netlink/kernel_route_mirror.h"
 #include "control/netlink/netlink_monitor.h"
 #include "control/routing/route_table.h"
 #include "dataplane/fib/fib.h"
@@ -116,11 +117,15 @@ class Daemon {
   std::atomic<uint64_t> neighbor_requests_{0};
   std::atomic<uint64_t> neighbors_resolved_{0};
   std::atomic<uint64_t> kernel_route_errors_{0};
+  std::unique_ptr<KernelRouteMirror> kernel_mirror_;
   std::unique_ptr<bgp::Speaker> bgp_;
   int bgp_event_fd_ = -1;
   absl::Mutex bgp_mu_;
   std::vector<bgp::FibRoute> bgp_pending_ ABSL_GUARDED_BY(bgp_mu_);
-  std::deque<bgp::FibRoute> bgp_backlog_;   // control thread: not yet in the FIB
+  // Control thread: best paths not yet in the route table, applied from
+  // bgp_backlog_next_ on in slices.
+  std::vector<BgpRoute> bgp_backlog_;
+  size_t bgp_backlog_next_ = 0;
 };
 
 }  // namespace isthmus

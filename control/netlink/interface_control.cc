@@ -265,8 +265,20 @@ absl::StatusOr<std::vector<OwnedRoute>> DumpOwnedRoutes() {
 // entry whose given fields match (fib_table_delete): the protocol restricts
 // it to ours, scope NOWHERE and type UNSPEC match any, and a metric of 0
 // (no RTA_PRIORITY) matches any metric.
-absl::Status DeleteOwnedRoute(const Ipv4Prefix& prefix, uint8_t tos, uint32_t metric) {
-  absl::StatusOr<rtnl::RtnlSocket> socket = OpenRequestSocket();
+// `reuse` (optional) is a request socket kept by the caller; without one,
+// a socket is opened for this request.
+absl::StatusOr<rtnl::RtnlSocket*> RequestSocket(rtnl::RtnlSocket* reuse, std::optional<rtnl::RtnlSocket>& owned) {
+  if (reuse != nullptr) return reuse;
+  absl::StatusOr<rtnl::RtnlSocket> opened = OpenRequestSocket();
+  if (!opened.ok()) return opened.status();
+  owned.emplace(std::move(*opened));
+  return &*owned;
+}
+
+absl::Status DeleteOwnedRoute(const Ipv4Prefix& prefix, uint8_t tos, uint32_t metric,
+                              rtnl::RtnlSocket* reuse = nullptr) {
+  std::optional<rtnl::RtnlSocket> owned;
+  absl::StatusOr<rtnl::RtnlSocket*> socket = RequestSocket(reuse, owned);
   if (!socket.ok()) return socket.status();
   rtnl::RtnlRequest request(RTM_DELROUTE, 0);
   rtmsg* rtm = AddRouteHeader(request, prefix);
@@ -274,7 +286,7 @@ absl::Status DeleteOwnedRoute(const Ipv4Prefix& prefix, uint8_t tos, uint32_t me
   rtm->rtm_scope = RT_SCOPE_NOWHERE;
   rtm->rtm_type = RTN_UNSPEC;
   if (metric != 0) request.PutU32(RTA_PRIORITY, metric);
-  return rtnl::WithContext(socket->Execute(request),
+  return rtnl::WithContext((*socket)->Execute(request),
                            "delete kernel route " + FormatPrefix(prefix));
 }
 
@@ -371,12 +383,13 @@ absl::Status SetLinkMac(int ifindex, const MacAddr& mac) {
 }
 
 absl::Status ReplaceKernelRoute(const Ipv4Prefix& prefix, const std::vector<KernelNexthop>& nexthops,
-                                bool blackhole) {
+                                bool blackhole, rtnl::RtnlSocket* reuse) {
   if (absl::Status valid = ValidateRoutePrefix(prefix); !valid.ok()) return valid;
   if (absl::Status valid = ValidateNexthops(prefix, nexthops, blackhole); !valid.ok()) {
     return valid;
   }
-  absl::StatusOr<rtnl::RtnlSocket> socket = OpenRequestSocket();
+  std::optional<rtnl::RtnlSocket> owned;
+  absl::StatusOr<rtnl::RtnlSocket*> socket = RequestSocket(reuse, owned);
   if (!socket.ok()) return socket.status();
   rtnl::RtnlRequest request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE);
   rtmsg* rtm = AddRouteHeader(request, prefix);
@@ -384,14 +397,14 @@ absl::Status ReplaceKernelRoute(const Ipv4Prefix& prefix, const std::vector<Kern
   rtm->rtm_type = blackhole ? RTN_BLACKHOLE : RTN_UNICAST;
   request.PutU32(RTA_PRIORITY, kIsthmusRouteMetric);
   if (!blackhole) PutNexthops(request, nexthops);
-  return rtnl::WithContext(socket->Execute(request),
+  return rtnl::WithContext((*socket)->Execute(request),
                            absl::StrFormat("replace kernel route %s%s", FormatPrefix(prefix),
                                            blackhole ? " (blackhole)" : ""));
 }
 
-absl::Status DeleteKernelRoute(const Ipv4Prefix& prefix) {
+absl::Status DeleteKernelRoute(const Ipv4Prefix& prefix, rtnl::RtnlSocket* reuse) {
   if (absl::Status valid = ValidateRoutePrefix(prefix); !valid.ok()) return valid;
-  return DeleteOwnedRoute(prefix, /*tos=*/0, /*metric=*/0);
+  return DeleteOwnedRoute(prefix, /*tos=*/0, /*metric=*/0, reuse);
 }
 
 absl::Status FlushKernelRoutes() {
@@ -405,6 +418,8 @@ absl::Status FlushKernelRoutes() {
   }
   return first_error;
 }
+
+absl::StatusOr<rtnl::RtnlSocket> OpenRouteSocket() { return OpenRequestSocket(); }
 
 absl::StatusOr<std::vector<Ipv4Prefix>> ListKernelRoutes() {
   absl::StatusOr<std::vector<OwnedRoute>> routes = DumpOwnedRoutes();

@@ -7,12 +7,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "control/config/config.h"
 #include "control/netlink/netlink_types.h"
+#include "control/netlink/rtnl_socket.h"
 
 namespace isthmus {
 
@@ -60,6 +62,11 @@ inline constexpr size_t kMaxKernelNexthops = 16;
 struct KernelNexthop {
   int ifindex = 0;
   Ipv4Addr gateway;  // 0.0.0.0 = destination is on-link on `ifindex`
+  friend bool operator==(const KernelNexthop&, const KernelNexthop&) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const KernelNexthop& n) {
+    return H::combine(std::move(h), n.ifindex, n.gateway);
+  }
 };
 
 // Installs or replaces `prefix` in the main table: RTM_NEWROUTE with
@@ -69,12 +76,16 @@ struct KernelNexthop {
 // a prefix with host bits, no/too many next hops or ifindex <= 0; the
 // kernel's errors (e.g. a gateway outside every connected subnet) come back
 // with the prefix and the kernel's extended-ack text.
+// `socket` (optional): a request socket to reuse (see OpenRouteSocket), for
+// callers that install many routes; otherwise one is opened per call.
 absl::Status ReplaceKernelRoute(const Ipv4Prefix& prefix, const std::vector<KernelNexthop>& nexthops,
-                                bool blackhole = false);
+                                bool blackhole = false, rtnl::RtnlSocket* socket = nullptr);
 // Deletes isthmusd's route for `prefix` in the main table (only a route
 // with kIsthmusRouteProtocol); NotFound when there is none, which callers
 // withdrawing a route may ignore.
-absl::Status DeleteKernelRoute(const Ipv4Prefix& prefix);
+absl::Status DeleteKernelRoute(const Ipv4Prefix& prefix, rtnl::RtnlSocket* socket = nullptr);
+// A request socket for ReplaceKernelRoute / DeleteKernelRoute to reuse.
+absl::StatusOr<rtnl::RtnlSocket> OpenRouteSocket();
 // Deletes every IPv4 route of kIsthmusRouteProtocol in the main table
 // (dump, then delete one by one), at start and at shutdown. Routes that
 // vanish meanwhile are not an error; other failures do not stop the flush,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 
@@ -40,6 +41,7 @@ absl::Status RouteTable::SetAddresses(const std::vector<PortAddress>& addresses)
   }
   // Routes resolve through connected subnets: re-check all of them (and
   // the prefixes whose local/connected routes just went away).
+  bgp_resolved_.clear();
   absl::Status status = ReconcileAll();
   for (const Ipv4Prefix& p : touched) status.Update(Reconcile(p));
   return status;
@@ -79,11 +81,12 @@ absl::Status RouteTable::SetStatic(const std::vector<RouteEntry>& routes, std::v
   absl::Status status;
   for (const Ipv4Prefix& p : touched) status.Update(Reconcile(p));
   // BGP next hops may resolve through static routes: re-check them all.
+  bgp_resolved_.clear();
   status.Update(ReconcileAll());
   return status;
 }
 
-absl::StatusOr<std::vector<Nexthop>> RouteTable::Resolve(const RouteEntry& e) {
+RouteTable::Resolved RouteTable::Resolve(const RouteEntry& e) {
   std::vector<Nexthop> out;
   if (e.blackhole) {
     out.push_back(Nexthop{0, 0, 0, NexthopKind::kBlackhole});
@@ -110,8 +113,7 @@ absl::StatusOr<std::vector<Nexthop>> RouteTable::Resolve(const RouteEntry& e) {
   return out;
 }
 
-absl::StatusOr<std::vector<Nexthop>> RouteTable::ResolveGateway(Ipv4Addr gw, std::optional<uint16_t> port,
-                                                                bool recursive) {
+RouteTable::Resolved RouteTable::ResolveGateway(Ipv4Addr gw, std::optional<uint16_t> port, bool recursive) {
   for (const PortAddress& pa : addresses_) {
     if (port && pa.port != *port) continue;
     if (pa.address.subnet.len < 32 && pa.address.subnet.Contains(gw)) {
@@ -143,36 +145,64 @@ absl::StatusOr<std::vector<Nexthop>> RouteTable::ResolveGateway(Ipv4Addr gw, std
                                                     recursive ? " nor covered by a static route" : ""));
 }
 
-absl::Status RouteTable::ApplyBgp(const std::vector<RouteEntry>& changes) {
+const RouteTable::Resolved& RouteTable::ResolveBgp(uint32_t gateway_list) {
+  auto [it, inserted] = bgp_resolved_.try_emplace(gateway_list, std::vector<Nexthop>{});
+  if (!inserted) return it->second;
+  RouteEntry e;
+  e.source = RouteSource::kBgp;
+  const GatewayList& gateways = gateway_lists_.Get(gateway_list);
+  e.gateways.assign(gateways.begin(), gateways.end());
+  it->second = Resolve(e);
+  return it->second;
+}
+
+absl::Status RouteTable::ApplyBgp(const std::vector<BgpRoute>& changes) {
   absl::Status status;
-  for (const RouteEntry& change : changes) {
-    const Key key{change.prefix, RouteSource::kBgp};
+  for (const BgpRoute& change : changes) {
+    const PrefixKey key = KeyOf(change.prefix);
+    auto it = bgp_.find(key);
     if (change.gateways.empty()) {
-      rib_.erase(key);
-      inactive_.erase(key);
+      if (it == bgp_.end()) continue;   // never had one (e.g. a locally originated best path)
+      ReleaseGatewayList(it->second);
+      bgp_.erase(it);
     } else {
-      RouteEntry e = change;
-      e.source = RouteSource::kBgp;
-      rib_[key] = std::move(e);
+      const uint32_t list = gateway_lists_.Acquire(change.gateways);
+      if (it == bgp_.end()) {
+        bgp_.emplace(key, list);
+      } else {
+        ReleaseGatewayList(it->second);
+        it->second = list;
+      }
     }
     status.Update(Reconcile(change.prefix));
   }
   return status;
 }
 
+void RouteTable::ReleaseGatewayList(uint32_t id) {
+  // A freed id comes back for another list: its resolution must not.
+  if (gateway_lists_.Release(id)) bgp_resolved_.erase(id);
+}
+
 absl::Status RouteTable::ReconcileAll() {
-  std::vector<Ipv4Prefix> prefixes;
-  for (const auto& [key, entry] : rib_) {
-    if (prefixes.empty() || !(prefixes.back() == key.prefix)) prefixes.push_back(key.prefix);
-  }
+  std::vector<PrefixKey> keys;
+  keys.reserve(rib_.size() + bgp_.size() + installed_.size());
+  for (const auto& [key, entry] : rib_) keys.push_back(KeyOf(key.prefix));
+  for (const auto& [key, list] : bgp_) keys.push_back(key);
+  // Also what is installed without a route any more (cannot happen, but
+  // the FIB must never keep a route nobody owns).
+  for (const auto& [key, installed] : installed_) keys.push_back(key);
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   absl::Status status;
-  for (const Ipv4Prefix& p : prefixes) status.Update(Reconcile(p));
+  for (PrefixKey key : keys) status.Update(Reconcile(PrefixOf(key)));
   return status;
 }
 
 absl::Status RouteTable::Reconcile(const Ipv4Prefix& prefix) {
   // The best source with resolvable next hops wins.
-  std::optional<std::vector<Nexthop>> best;
+  const std::vector<Nexthop>* best = nullptr;
+  std::optional<std::vector<Nexthop>> owned;
   RouteSource best_source = RouteSource::kStatic;
   for (auto it = rib_.lower_bound({prefix, RouteSource::kLocal}); it != rib_.end() && it->first.prefix == prefix;
        ++it) {
@@ -182,54 +212,103 @@ absl::Status RouteTable::Reconcile(const Ipv4Prefix& prefix) {
       continue;
     }
     inactive_.erase(it->first);
-    if (!best) {
-      best = std::move(*resolved);
+    if (best == nullptr) {
+      owned = std::move(*resolved);
+      best = &*owned;
       best_source = it->first.source;
     }
   }
-  auto installed = installed_.find(prefix);
-  if (!best) {
+  const PrefixKey key = KeyOf(prefix);
+  if (best == nullptr) {
+    if (auto bgp = bgp_.find(key); bgp != bgp_.end()) {
+      const Resolved& resolved = ResolveBgp(bgp->second);
+      if (resolved.ok()) {
+        best = &*resolved;
+        best_source = RouteSource::kBgp;
+      }
+    }
+  }
+  auto installed = installed_.find(key);
+  if (best == nullptr) {
     if (installed == installed_.end()) return absl::OkStatus();
-    const RouteSource old_source = installed_source_[prefix];
+    const RouteSource old_source = installed->second.source;
+    nexthop_sets_.Release(installed->second.nexthop_set);
     installed_.erase(installed);
-    installed_source_.erase(prefix);
     absl::Status s = fib_->Delete(prefix.addr.value, prefix.len);
     if (on_change_) on_change_(prefix, old_source, nullptr);
     return s;
   }
-  if (installed != installed_.end() && installed->second == *best && installed_source_[prefix] == best_source) {
+  if (installed != installed_.end() && installed->second.source == best_source &&
+      nexthop_sets_.Get(installed->second.nexthop_set) == *best) {
     return absl::OkStatus();
   }
   if (absl::Status s = fib_->Set(prefix.addr.value, prefix.len, *best); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat(ToString(prefix), ": ", s.message()));
   }
+  bool new_set = false;
+  const uint32_t set = nexthop_sets_.Acquire(*best, &new_set);
+  // Gateways are resolved when a next-hop set starts being used, not for
+  // every route through it (a full table would queue a million requests).
   for (const Nexthop& nh : *best) {
-    if (nh.kind == NexthopKind::kForward && resolve_) resolve_(nh.port, nh.gateway);
+    if (new_set && nh.kind == NexthopKind::kForward && resolve_) resolve_(nh.port, nh.gateway);
   }
-  installed_[prefix] = *best;
-  installed_source_[prefix] = best_source;
-  if (on_change_) on_change_(prefix, best_source, &installed_[prefix]);
+  if (installed == installed_.end()) {
+    installed = installed_.emplace(key, Installed{set, best_source}).first;
+  } else {
+    nexthop_sets_.Release(installed->second.nexthop_set);
+    installed->second = Installed{set, best_source};
+  }
+  if (on_change_) on_change_(prefix, best_source, &nexthop_sets_.Get(set));
   return absl::OkStatus();
+}
+
+std::optional<RouteSource> RouteTable::InstalledSource(const Ipv4Prefix& prefix) const {
+  auto it = installed_.find(KeyOf(prefix));
+  if (it == installed_.end()) return std::nullopt;
+  return it->second.source;
 }
 
 std::vector<RouteTable::View> RouteTable::Routes() const {
   std::vector<View> out;
+  out.reserve(rib_.size() + bgp_.size());
   for (const auto& [key, entry] : rib_) {
     View v;
     v.entry = entry;
+    out.push_back(std::move(v));
+  }
+  for (const auto& [key, list] : bgp_) {
+    View v;
+    v.entry.prefix = PrefixOf(key);
+    v.entry.source = RouteSource::kBgp;
+    const GatewayList& gateways = gateway_lists_.Get(list);
+    v.entry.gateways.assign(gateways.begin(), gateways.end());
+    out.push_back(std::move(v));
+  }
+  std::sort(out.begin(), out.end(), [](const View& a, const View& b) {
+    return std::tie(a.entry.prefix, a.entry.source) < std::tie(b.entry.prefix, b.entry.source);
+  });
+  for (View& v : out) {
+    const Key key{v.entry.prefix, v.entry.source};
     if (auto in = inactive_.find(key); in != inactive_.end()) {
       v.inactive_reason = in->second;
-    } else if (auto inst = installed_.find(key.prefix); inst != installed_.end()) {
-      // Active only if this source is the one installed: the first resolvable.
-      bool first = true;
-      for (auto it = rib_.lower_bound({key.prefix, RouteSource::kLocal}); it != rib_.end() && it->first < key; ++it) {
-        if (!inactive_.contains(it->first)) first = false;
-      }
-      v.active = first;
-      if (first) v.nexthops = inst->second;
-      else v.inactive_reason = "a route from a preferred source exists";
+      continue;
     }
-    out.push_back(std::move(v));
+    if (v.entry.source == RouteSource::kBgp) {
+      auto cached = bgp_resolved_.find(bgp_.at(KeyOf(v.entry.prefix)));
+      if (cached != bgp_resolved_.end() && !cached->second.ok()) {
+        v.inactive_reason = std::string(cached->second.status().message());
+        continue;
+      }
+    }
+    // Active only if this source is the one installed: the first resolvable.
+    const std::optional<RouteSource> installed = InstalledSource(v.entry.prefix);
+    if (!installed) continue;
+    v.active = *installed == v.entry.source;
+    if (v.active) {
+      v.nexthops = nexthop_sets_.Get(installed_.at(KeyOf(v.entry.prefix)).nexthop_set);
+    } else {
+      v.inactive_reason = "a route from a preferred source exists";
+    }
   }
   return out;
 }

@@ -1,7 +1,6 @@
 #include "dataplane/fib/fib.h"
 
 #include <rte_errno.h>
-#include <rte_lpm.h>
 #include <rte_rcu_qsbr.h>
 
 #include <algorithm>
@@ -11,72 +10,35 @@
 
 namespace isthmus {
 
+Fib::Fib(const FibParams& params, rte_rcu_qsbr* rcu)
+    : params_(params),
+      // Group id 0 is kNoGroup; the LPM's values are 24 bits wide.
+      group_id_pool_(kNoGroup + 1, std::clamp<uint32_t>(params.max_groups, 2, LpmTable::kMaxValue + 1), rcu,
+                     "next-hop groups"),
+      nexthop_id_pool_(0, params.max_nexthops, rcu, "next hops") {}
+
 absl::StatusOr<std::unique_ptr<Fib>> Fib::Create(const FibParams& params, rte_rcu_qsbr* rcu) {
-  auto fib = std::unique_ptr<Fib>(new Fib());
-  fib->params_ = params;
-  fib->rcu_ = rcu;
-  rte_lpm_config config{};
-  config.max_rules = params.max_routes;
-  config.number_tbl8s = params.tbl8_groups;
-  fib->lpm_ = rte_lpm_create(params.name.c_str(), params.socket_id, &config);
-  if (fib->lpm_ == nullptr) {
-    return absl::ResourceExhaustedError(absl::StrCat("cannot create LPM '", params.name, "' for ", params.max_routes,
-                                                     " routes: ", rte_strerror(rte_errno)));
-  }
-  if (rcu != nullptr) {
-    rte_lpm_rcu_config rcu_config{};
-    rcu_config.v = rcu;
-    rcu_config.mode = RTE_LPM_QSBR_MODE_DQ;
-    if (rte_lpm_rcu_qsbr_add(fib->lpm_, &rcu_config) != 0) {
-      return absl::InternalError(absl::StrCat("rte_lpm_rcu_qsbr_add: ", rte_strerror(rte_errno)));
-    }
-  }
-  // The LPM's next-hop field is 24 bits wide.
-  fib->params_.max_groups = std::min<uint32_t>(params.max_groups, 1u << 24);
-  fib->groups_ = std::make_unique<NexthopGroup[]>(fib->params_.max_groups);
+  auto fib = std::unique_ptr<Fib>(new Fib(params, rcu));
+  auto lpm = LpmTable::Create(params.name, params.tbl8_groups, params.socket_id, rcu);
+  if (!lpm.ok()) return lpm.status();
+  fib->lpm_ = std::move(*lpm);
+  const uint32_t max_groups = fib->group_id_pool_.max();
+  fib->groups_ = std::make_unique<NexthopGroup[]>(max_groups);
   fib->nexthops_ = std::make_unique<Nexthop[]>(params.max_nexthops);
-  fib->group_refs_.assign(fib->params_.max_groups, 0);
-  fib->group_members_.resize(fib->params_.max_groups);
+  fib->group_refs_.assign(max_groups, 0);
+  fib->group_members_.resize(max_groups);
   fib->nexthop_refs_.assign(params.max_nexthops, 0);
   return fib;
 }
 
-Fib::~Fib() { rte_lpm_free(lpm_); }
-
-void Fib::Defer(std::deque<Pending>* pending, uint32_t id) {
-  const uint64_t token = rcu_ != nullptr ? rte_rcu_qsbr_start(rcu_) : 0;
-  pending->push_back({id, token});
-}
-
-absl::StatusOr<uint32_t> Fib::Allocate(std::vector<uint32_t>* free_ids, std::deque<Pending>* pending, uint32_t* next,
-                                       uint32_t max, const char* what) {
-  // Reclaim ids whose readers have all passed a quiescent state.
-  while (!pending->empty() && (rcu_ == nullptr || rte_rcu_qsbr_check(rcu_, pending->front().token, false) == 1)) {
-    free_ids->push_back(pending->front().id);
-    pending->pop_front();
-  }
-  if (!free_ids->empty()) {
-    const uint32_t id = free_ids->back();
-    free_ids->pop_back();
-    return id;
-  }
-  if (*next < max) return (*next)++;
-  if (!pending->empty() && rcu_ != nullptr) {
-    // Out of fresh ids: wait for the oldest grace period (control thread only).
-    rte_rcu_qsbr_check(rcu_, pending->front().token, true);
-    const uint32_t id = pending->front().id;
-    pending->pop_front();
-    return id;
-  }
-  return absl::ResourceExhaustedError(absl::StrCat("FIB out of ", what, " (", max, " in use)"));
-}
+Fib::~Fib() = default;
 
 absl::StatusOr<uint32_t> Fib::AcquireNexthop(const Nexthop& nh) {
   if (auto it = nexthop_ids_.find(nh); it != nexthop_ids_.end()) {
     ++nexthop_refs_[it->second];
     return it->second;
   }
-  auto id = Allocate(&free_nexthops_, &pending_nexthops_, &next_nexthop_, params_.max_nexthops, "next hops");
+  auto id = nexthop_id_pool_.Allocate();
   if (!id.ok()) return id.status();
   nexthops_[*id] = nh;
   nexthop_ids_.emplace(nh, *id);
@@ -87,7 +49,7 @@ absl::StatusOr<uint32_t> Fib::AcquireNexthop(const Nexthop& nh) {
 void Fib::ReleaseNexthop(uint32_t id) {
   if (--nexthop_refs_[id] != 0) return;
   nexthop_ids_.erase(nexthops_[id]);
-  Defer(&pending_nexthops_, id);
+  nexthop_id_pool_.Release(id);
 }
 
 absl::StatusOr<uint32_t> Fib::AcquireGroup(const std::vector<Nexthop>& members) {
@@ -112,7 +74,7 @@ absl::StatusOr<uint32_t> Fib::AcquireGroup(const std::vector<Nexthop>& members) 
     ++group_refs_[it->second];
     return it->second;
   }
-  auto gid = Allocate(&free_groups_, &pending_groups_, &next_group_, params_.max_groups, "next-hop groups");
+  auto gid = group_id_pool_.Allocate();
   if (!gid.ok()) {
     for (uint32_t taken : ids) ReleaseNexthop(taken);
     return gid.status();
@@ -133,41 +95,40 @@ void Fib::ReleaseGroup(uint32_t id) {
   for (uint32_t nh : group_members_[id]) ReleaseNexthop(nh);
   group_ids_.erase(group_members_[id]);
   group_members_[id].clear();
-  Defer(&pending_groups_, id);
+  group_id_pool_.Release(id);
 }
+
 
 absl::Status Fib::Set(uint32_t prefix, uint8_t len, const std::vector<Nexthop>& members) {
   auto gid = AcquireGroup(members);
   if (!gid.ok()) return gid.status();
-  const uint64_t key = RouteKey(prefix, len);
-  const int rc = rte_lpm_add(lpm_, prefix, len, *gid);
-  if (rc < 0) {
+  const uint32_t old = lpm_->Get(prefix, len);
+  if (old == LpmTable::kMiss && lpm_->size() >= params_.max_routes) {
     ReleaseGroup(*gid);
-    return absl::ResourceExhaustedError(absl::StrCat("LPM add failed: ", rte_strerror(-rc),
-                                                     " (raise dataplane.fib_max_routes or fib_tbl8_groups)"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("FIB full: ", params_.max_routes, " routes (raise dataplane.fib_max_routes)"));
   }
-  auto [it, inserted] = routes_.try_emplace(key, *gid);
-  if (!inserted) {
-    const uint32_t old = it->second;
-    it->second = *gid;
-    ReleaseGroup(old);   // after the LPM points elsewhere; reused only after a grace period
+  if (absl::Status s = lpm_->Add(prefix, len, *gid); !s.ok()) {
+    ReleaseGroup(*gid);
+    return s;
   }
+  // After the LPM points elsewhere; reused only after a grace period.
+  if (old != LpmTable::kMiss) ReleaseGroup(old);
   return absl::OkStatus();
 }
 
 absl::Status Fib::Delete(uint32_t prefix, uint8_t len) {
-  auto it = routes_.find(RouteKey(prefix, len));
-  if (it == routes_.end()) return absl::NotFoundError("route not in FIB");
-  const int rc = rte_lpm_delete(lpm_, prefix, len);
-  if (rc < 0) return absl::InternalError(absl::StrCat("LPM delete failed: ", rte_strerror(-rc)));
-  ReleaseGroup(it->second);
-  routes_.erase(it);
+  const uint32_t old = lpm_->Get(prefix, len);
+  if (absl::Status s = lpm_->Delete(prefix, len); !s.ok()) return s;
+  ReleaseGroup(old);
   return absl::OkStatus();
 }
 
 int64_t Fib::GroupOf(uint32_t prefix, uint8_t len) const {
-  auto it = routes_.find(RouteKey(prefix, len));
-  return it == routes_.end() ? -1 : it->second;
+  const uint32_t group = lpm_->Get(prefix, len);
+  return group == LpmTable::kMiss ? -1 : group;
 }
+
+void Fib::ForEachRoute(absl::FunctionRef<void(uint32_t, uint8_t, uint32_t)> visit) const { lpm_->ForEach(visit); }
 
 }  // namespace isthmus

@@ -1,14 +1,16 @@
 #pragma once
-// The forwarding table workers read: an rte_lpm (DIR-24-8) whose 24-bit
-// result is a next-hop *group*; groups list up to kMaxEcmp next hops; a next
-// hop says how to leave (port + gateway, connected, local, blackhole).
+// The forwarding table workers read: an LpmTable (DIR-24-8, see
+// lpm_table.h for why not rte_lpm or rte_fib) whose result is a next-hop
+// *group*; groups list up to kMaxEcmp next hops; a next hop says how to
+// leave (port + gateway, connected, local, blackhole).
 //
 // One writer (the control thread). Groups and next hops live in fixed arrays
 // and are immutable while any FIB entry may point at them: a freed id is
-// reused only after an RCU grace period (rte_rcu_qsbr), and rte_lpm frees its
-// tbl8 groups through the same QSBR variable (rte_lpm_rcu_qsbr_add), so
-// workers never read memory that is being rewritten.
+// reused only after an RCU grace period (rte_rcu_qsbr), and the LPM hands
+// its tbl8 blocks back the same way, so workers never read memory that is
+// being rewritten.
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -16,14 +18,20 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "dataplane/fib/lpm_table.h"
+#include "dataplane/fib/rcu_ids.h"
 
-struct rte_lpm;
+
+
 struct rte_rcu_qsbr;
 
 namespace isthmus {
 
 inline constexpr uint32_t kMaxEcmp = 16;
+// What a lookup returns for an address no route covers; never a group id.
+inline constexpr uint32_t kNoGroup = LpmTable::kMiss;
 
 enum class NexthopKind : uint8_t {
   kForward,    // to `gateway` via `port`
@@ -68,7 +76,9 @@ class Fib {
   Fib& operator=(const Fib&) = delete;
 
   // --- workers ---
-  rte_lpm* lpm() const { return lpm_; }
+  // Group ids of `n` IPv4 destinations (host order); kNoGroup when no route.
+  void LookupBulk(const uint32_t* ips, uint32_t* groups, uint32_t n) const { lpm_->LookupBulk(ips, groups, n); }
+  uint32_t Lookup(uint32_t ip) const { return lpm_->Lookup(ip); }
   const NexthopGroup& group(uint32_t id) const { return groups_[id]; }
   const Nexthop& nexthop(uint32_t id) const { return nexthops_[id]; }
 
@@ -77,49 +87,34 @@ class Fib {
   // routes with the same next-hop set share one group).
   absl::Status Set(uint32_t prefix, uint8_t len, const std::vector<Nexthop>& members);
   absl::Status Delete(uint32_t prefix, uint8_t len);
-  uint32_t routes() const { return static_cast<uint32_t>(routes_.size()); }
+  uint32_t routes() const { return static_cast<uint32_t>(lpm_->size()); }
   uint32_t groups_in_use() const { return static_cast<uint32_t>(group_ids_.size()); }
   uint32_t nexthops_in_use() const { return static_cast<uint32_t>(nexthop_ids_.size()); }
   // Group id of an installed prefix, or -1.
   int64_t GroupOf(uint32_t prefix, uint8_t len) const;
-  template <typename F>
-  void ForEachRoute(F&& f) const {
-    for (const auto& [key, gid] : routes_) f(static_cast<uint32_t>(key >> 8), static_cast<uint8_t>(key & 0xff), gid);
-  }
+  // Every installed route as (prefix, len, group id), in no particular order.
+  void ForEachRoute(absl::FunctionRef<void(uint32_t prefix, uint8_t len, uint32_t group)> visit) const;
 
  private:
-  Fib() = default;
-  struct Pending {
-    uint32_t id;
-    uint64_t token;
-  };
+  explicit Fib(const FibParams& params, rte_rcu_qsbr* rcu);
   absl::StatusOr<uint32_t> AcquireNexthop(const Nexthop& nh);
   void ReleaseNexthop(uint32_t id);
   absl::StatusOr<uint32_t> AcquireGroup(const std::vector<Nexthop>& members);
   void ReleaseGroup(uint32_t id);
-  // Frees ids whose grace period has passed; allocates from the free list.
-  absl::StatusOr<uint32_t> Allocate(std::vector<uint32_t>* free_ids, std::deque<Pending>* pending, uint32_t* next,
-                                    uint32_t max, const char* what);
-  void Defer(std::deque<Pending>* pending, uint32_t id);
-  static uint64_t RouteKey(uint32_t prefix, uint8_t len) { return uint64_t{prefix} << 8 | len; }
 
-  rte_lpm* lpm_ = nullptr;
-  rte_rcu_qsbr* rcu_ = nullptr;
+  std::unique_ptr<LpmTable> lpm_;   // prefix -> group id
   FibParams params_;
   std::unique_ptr<NexthopGroup[]> groups_;
   std::unique_ptr<Nexthop[]> nexthops_;
 
-  absl::flat_hash_map<uint64_t, uint32_t> routes_;   // prefix/len -> group
   // Dedup and reference counts (control only).
   absl::flat_hash_map<std::vector<uint32_t>, uint32_t> group_ids_;
   std::vector<uint32_t> group_refs_;
   std::vector<std::vector<uint32_t>> group_members_;
   absl::flat_hash_map<Nexthop, uint32_t> nexthop_ids_;
   std::vector<uint32_t> nexthop_refs_;
-
-  std::vector<uint32_t> free_groups_, free_nexthops_;
-  std::deque<Pending> pending_groups_, pending_nexthops_;
-  uint32_t next_group_ = 0, next_nexthop_ = 0;
+  RcuIds group_id_pool_;
+  RcuIds nexthop_id_pool_;
 };
 
 }  // namespace isthmus

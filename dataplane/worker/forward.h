@@ -6,7 +6,6 @@
 #include <rte_ether.h>
 #include <rte_hash_crc.h>
 #include <rte_ip.h>
-#include <rte_lpm.h>
 #include <rte_mbuf.h>
 
 #include <cstdint>
@@ -133,17 +132,17 @@ inline void ForwardBurst(ForwardContext& ctx, uint16_t in_port, rte_mbuf** pkts,
   if (kept == 0) return;
 
   uint32_t result[kMaxBurst];
-  rte_lpm_lookup_bulk(ctx.fib->lpm(), dst, result, kept);
+  ctx.fib->LookupBulk(dst, result, kept);
 
   for (uint16_t i = 0; i < kept; ++i) {
     rte_mbuf* m = keep[i];
-    if (!(result[i] & RTE_LPM_LOOKUP_SUCCESS)) {
+    if (result[i] == kNoGroup) {
       Drop(ctx, m, DropReason::kNoRoute);
       continue;
     }
     uint8_t* eth = rte_pktmbuf_mtod(m, uint8_t*);
     uint8_t* ip = eth + kEtherHeaderLen;
-    const NexthopGroup& group = ctx.fib->group(result[i] & 0x00ffffffu);
+    const NexthopGroup& group = ctx.fib->group(result[i]);
     const uint32_t member = group.count == 1 ? group.members[0]
                                              : PickMember(group, FlowHash(ip, ip_len[i], fragment[i]));
     const Nexthop& nh = ctx.fib->nexthop(member);

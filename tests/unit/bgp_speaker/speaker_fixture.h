@@ -114,7 +114,7 @@ class FibRecorder {
           table_.erase(r.prefix);
           ++withdrawals_[r.prefix];
         } else {
-          table_[r.prefix] = r.nexthops;
+          table_[r.prefix].assign(r.nexthops.begin(), r.nexthops.end());
         }
       }
     };

@@ -1,0 +1,123 @@
+#pragma once
+// IPv4 longest-prefix match for the fast path: DIR-24-8 (Gupta, Lin and
+// McKeown, "Routing lookups in hardware at memory access speeds", 1998), the
+// layout of DPDK's rte_lpm: a 2^24-entry table indexed by the top 24 bits of
+// the address, whose entries either hold the result or point to a 256-entry
+// block (tbl8) indexed by the last byte, for /25-/32 routes. Every entry
+// also stores the length of the route that wrote it, so that adding a
+// shorter route never overwrites a longer one.
+//
+// Why not rte_lpm or rte_fib (DPDK 22.11, measured in perf/README.md):
+// rte_lpm keeps its rules in one array that rte_lpm_add scans linearly per
+// prefix length, so filling a full table is quadratic (1M DFZ-shaped
+// prefixes: 86 s); rte_fib adds in about 1.6 us each (random order) but
+// preallocates its rte_rib prefix tree, about 420 bytes per configured
+// route, has no RCU hook for its tbl8 blocks, and loses a tbl8 reservation
+// when a /25-/32 route has its covering route's value, after which every
+// long route fails with ENOSPC. This table keeps its rules in a hash map
+// (about 20-40 bytes per route), adds and deletes in O(1) for /24 and
+// longer (O(2^(24-len)) entries for shorter ones, like rte_lpm), and hands
+// tbl8 blocks back only after an RCU grace period.
+//
+// One writer (the control thread), lock-free readers (workers). Entries
+// are 32-bit words written with single atomic stores; a new tbl8 block is
+// filled before the tbl24 entry that points to it is published.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "dataplane/fib/rcu_ids.h"
+
+struct rte_rcu_qsbr;
+
+namespace isthmus {
+
+class LpmTable {
+ public:
+  // Values are 1..kMaxValue; lookups that match no route return kMiss.
+  static constexpr uint32_t kMiss = 0;
+  static constexpr uint32_t kMaxValue = (1u << 24) - 1;
+
+  // `tbl8_blocks`: how many /24s may hold routes longer than /24 at once.
+  // Memory: 64 MiB + 1 KiB per tbl8 block from DPDK's allocator on
+  // `socket_id`, plus the rule map on the heap.
+  static absl::StatusOr<std::unique_ptr<LpmTable>> Create(const std::string& name, uint32_t tbl8_blocks,
+                                                          int socket_id, rte_rcu_qsbr* rcu);
+  ~LpmTable();
+  LpmTable(const LpmTable&) = delete;
+  LpmTable& operator=(const LpmTable&) = delete;
+
+  // --- workers ---
+  uint32_t Lookup(uint32_t ip) const {
+    uint32_t e = Load(tbl24_[ip >> 8]);
+    if (e & kExt) e = Load(tbl8_[(e & kValueMask) << 8 | (ip & 0xff)]);
+    return (e & kValid) ? (e & kValueMask) : kMiss;
+  }
+  void LookupBulk(const uint32_t* ips, uint32_t* values, uint32_t n) const {
+    for (uint32_t i = 0; i < n; ++i) values[i] = Lookup(ips[i]);
+  }
+
+  // --- control thread (host-order prefixes; host bits are ignored) ---
+  // Inserts or replaces. ResourceExhausted when a /25-/32 route needs a
+  // tbl8 block and none is free; nothing changes then.
+  absl::Status Add(uint32_t prefix, uint8_t len, uint32_t value);
+  // NotFound when there is no such route.
+  absl::Status Delete(uint32_t prefix, uint8_t len);
+  // The value of exactly prefix/len, or kMiss.
+  uint32_t Get(uint32_t prefix, uint8_t len) const;
+  size_t size() const { return rules_.size(); }
+  uint32_t tbl8_in_use() const { return tbl8_in_use_; }
+  // Every route (prefix, len, value), in no particular order.
+  void ForEach(absl::FunctionRef<void(uint32_t prefix, uint8_t len, uint32_t value)> visit) const;
+
+ private:
+  // Entry layout: valid | ext | 6-bit route length | 24-bit value (for an
+  // ext tbl24 entry: the tbl8 block index).
+  static constexpr uint32_t kValid = 1u << 31;
+  static constexpr uint32_t kExt = 1u << 30;
+  static constexpr int kDepthShift = 24;
+  static constexpr uint32_t kDepthMask = 0x3fu << kDepthShift;
+  static constexpr uint32_t kValueMask = (1u << 24) - 1;
+  static constexpr uint32_t kTbl24Entries = 1u << 24;
+  static constexpr uint32_t kTbl8Entries = 256;
+  static constexpr uint8_t kTbl24Bits = 24;
+
+  LpmTable(uint32_t tbl8_blocks, rte_rcu_qsbr* rcu) : tbl8_ids_(0, tbl8_blocks, rcu, "tbl8 blocks (raise dataplane.fib_tbl8_groups)") {}
+  static uint32_t Load(const uint32_t& e) { return __atomic_load_n(&e, __ATOMIC_RELAXED); }
+  static void Store(uint32_t& e, uint32_t v) { __atomic_store_n(&e, v, __ATOMIC_RELAXED); }
+  static uint32_t Entry(uint8_t len, uint32_t value) { return kValid | uint32_t{len} << kDepthShift | value; }
+  static uint8_t DepthOf(uint32_t e) { return static_cast<uint8_t>((e & kDepthMask) >> kDepthShift); }
+  static uint32_t Mask(uint8_t len) { return len == 0 ? 0 : ~uint32_t{0} << (32 - len); }
+  static uint64_t Key(uint32_t prefix, uint8_t len) { return uint64_t{prefix} << 8 | len; }
+  uint32_t* Block(uint32_t index) const { return tbl8_ + (index << 8); }
+
+  // Which entries a write touches: those a new route of length `len` may
+  // overwrite (nothing longer wrote them), or those a deleted route of
+  // length `len` wrote.
+  using Match = bool (*)(uint32_t old, uint8_t len);
+  static bool Overwritable(uint32_t old, uint8_t len);
+  static bool WrittenBy(uint32_t old, uint8_t len);
+  // Writes `entry` over the matching entries of [first, first+count) of a block.
+  static void WriteBlock(uint32_t* block, uint32_t first, uint32_t count, uint8_t len, uint32_t entry, Match match);
+  // Same over the tbl24 range of a route of length `len` <= 24, and inside
+  // the blocks that range points to.
+  void WriteShort(uint32_t prefix, uint8_t len, uint32_t entry, Match match);
+  absl::Status AddLong(uint32_t prefix, uint8_t len, uint32_t entry);
+  // The entry the longest route strictly covering prefix/len would write (0 if none).
+  uint32_t CoverEntry(uint32_t prefix, uint8_t len) const;
+  // A block left with no route longer than /24 folds back into its tbl24 entry.
+  void MaybeFold(uint32_t tbl24_index);
+
+  uint32_t* tbl24_ = nullptr;
+  uint32_t* tbl8_ = nullptr;
+  RcuIds tbl8_ids_;
+  uint32_t tbl8_in_use_ = 0;
+  absl::flat_hash_map<uint64_t, uint32_t> rules_;   // prefix/len -> value
+  uint32_t routes_by_len_[33] = {};                 // skips absent lengths when looking for a cover
+};
+
+}  // namespace isthmus
