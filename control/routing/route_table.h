@@ -50,6 +50,11 @@ class RouteTable {
   using ChangeFn = std::function<void(const Ipv4Prefix&, RouteSource, const std::vector<Nexthop>*)>;
   void SetObserver(ChangeFn fn) { on_change_ = std::move(fn); }
 
+  // Ports that are tunnels' host interfaces (port id -> tunnel id): their
+  // connected subnets (the overlays) and the gateways on them resolve to
+  // kTunnel next hops. Set before the tunnels' addresses are.
+  void SetTunnelPorts(std::map<uint16_t, uint32_t> tunnel_ports) { tunnel_ports_ = std::move(tunnel_ports); }
+
   // Replaces the set of addresses (and so local and connected routes).
   absl::Status SetAddresses(const std::vector<PortAddress>& addresses);
   // Replaces all static routes; `changes` (optional) receives one line per difference.
@@ -93,6 +98,7 @@ class RouteTable {
   std::map<Key, RouteEntry> rib_;
   std::map<Ipv4Prefix, std::vector<Nexthop>> installed_;
   std::map<Key, std::string> inactive_;   // why a route is not installed
+  std::map<uint16_t, uint32_t> tunnel_ports_;
 };
 
 }  // namespace isthmus
