@@ -39,6 +39,27 @@ namespace isthmus {
     "packet from the exception interface that has no port to leave by")              \
   X(kKernelHasCopy, "kernel_has_copy",                                              \
     "af_packet: the kernel received its own copy of this local or ARP frame")        \
+  X(kVxlanMalformed, "vxlan_malformed",                                             \
+    "VXLAN packet too short, UDP length inconsistent or I flag clear (RFC 7348 5)")  \
+  X(kVxlanUnknownVni, "vxlan_unknown_vni",                                           \
+    "VXLAN to our endpoint with a VNI no tunnel there uses")                         \
+  X(kTunnelWrongSource, "tunnel_wrong_source",                                       \
+    "tunnel packet whose outer source is not the tunnel's remote endpoint")          \
+  X(kTunnelOuterFragment, "tunnel_outer_fragment",                                   \
+    "fragmented outer tunnel packet (tunnels do not reassemble)")                    \
+  X(kTunnelInnerNotIpv4, "tunnel_inner_not_ipv4",                                    \
+    "decapsulated frame is not IPv4 (tunnels are point-to-point IPv4 links)")        \
+  X(kTunnelNested, "tunnel_nested",                                                  \
+    "decapsulated packet is tunnel traffic to us again (no nested decapsulation)")   \
+  X(kTunnelRecursion, "tunnel_recursion",                                            \
+    "the underlay route to a tunnel's remote points into a tunnel")                  \
+  X(kTunnelNoUnderlayRoute, "tunnel_no_underlay_route",                              \
+    "no usable underlay route to the tunnel's remote (missing, local or blackhole)") \
+  X(kTunnelDown, "tunnel_down", "the route names a tunnel that is not installed")    \
+  X(kTunnelHostNotIpv4, "tunnel_host_not_ipv4",                                      \
+    "the kernel sent a non-IPv4 frame on a tunnel's host interface")                 \
+  X(kTunnelNoHeadroom, "tunnel_no_headroom",                                         \
+    "no room in the buffer for the outer headers")                                   \
   X(kBug, "bug", "internal invariant violated (a bug: please report)")
 
 enum class DropReason : uint8_t {

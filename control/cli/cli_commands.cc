@@ -148,6 +148,23 @@ constexpr ColumnSpec kBgpRouteColumns[] = {
 };
 constexpr TableSpec kBgpRouteTables[] = {{"", "routes", "paths", kBgpRouteColumns}};
 
+constexpr ColumnSpec kTunnelColumns[] = {
+    {"NAME", "name"},
+    {"TYPE", "type"},
+    {"LOCAL", "local"},
+    {"REMOTE", "remote"},
+    {"VNI", "vni", kR},
+    {"OVERLAY", "overlay"},
+    {"MTU", "mtu", kR},
+    {"STATE", "state"},
+    {"ENCAP-PKTS", "encap_packets", kR},
+    {"ENCAP-BYTES", "encap_bytes", kR},
+    {"DECAP-PKTS", "decap_packets", kR},
+    {"DECAP-BYTES", "decap_bytes", kR},
+    {"ERRORS", "errors", kR},
+};
+constexpr TableSpec kTunnelTables[] = {{"", "", "", kTunnelColumns}};
+
 std::string RenderView(const ViewSpec& view, const json& result);
 std::string RenderReload(const json& result);
 
@@ -173,6 +190,7 @@ constexpr CommandSpec kCommands[] = {
      "PEER"},
     {"show", "bgp routes", "BGP paths per prefix: best, multipath, stale", {{}, kBgpRouteTables}, nullptr,
      "PREFIX"},
+    {"show", "tunnels", "tunnels: endpoints, state and counters (--json adds drops by reason)", {{}, kTunnelTables}},
     {"reload", "", "re-read the configuration file and apply it", {}, &RenderReload},
 };
 

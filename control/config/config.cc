@@ -24,6 +24,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "control/config/bgp_section.h"
+#include "control/config/tunnel_section.h"
 #include "control/config/yaml_reader.h"
 
 namespace isthmus {
@@ -128,7 +129,8 @@ class ConfigParser {
     const Field sections[] = {{"admin", nullptr},   {"bgp", nullptr},
                               {"dataplane", nullptr}, {"log", nullptr},
                               {"metrics", nullptr}, {"ports", nullptr},
-                              {"punt", nullptr},    {"routes", nullptr}};
+                              {"punt", nullptr},    {"routes", nullptr},
+                              {"tunnels", nullptr}};
     const SeenKeys seen =
         WalkMap(root, "", sections, /*allow_empty=*/true, diag_);
     // Sections are read in dependency order, not file order: ports must be
@@ -141,6 +143,8 @@ class ConfigParser {
     ReadSection(seen, "admin", &ConfigParser::ReadAdmin);
     ReadSection(seen, "log", &ConfigParser::ReadLog);
     ReadSection(seen, "bgp", &ConfigParser::ReadBgp);
+    // Last: tunnels are checked against the routes and BGP networks.
+    ReadSection(seen, "tunnels", &ConfigParser::ReadTunnels);
     if (root.IsNull() || root.IsMap()) RequireKey(seen, "ports", root, "");
     if (!diag_.empty()) return diag_.ToStatus();
     return std::move(config_);
@@ -625,6 +629,10 @@ class ConfigParser {
     config_internal::ReadBgpSection(node, path, diag_, &config_.bgp);
   }
 
+  void ReadTunnels(const YAML::Node& node, const std::string& path) {
+    config_internal::ReadTunnelsSection(node, path, config_, interface_owners_, diag_, &config_.tunnels);
+  }
+
   Diagnostics diag_;
   Config config_;
   // Name -> key path of its first use, for uniqueness and references.
@@ -721,6 +729,23 @@ std::optional<ListenAddress> ParseListenAddress(std::string_view input) {
                        .port = static_cast<uint16_t>(*port)};
 }
 
+std::string_view ToString(TunnelType t) {
+  switch (t) {
+    case TunnelType::kVxlan: return "vxlan";
+    case TunnelType::kIpsec: return "ipsec";
+  }
+  return "unknown";
+}
+
+std::string_view ToString(TunnelDf d) {
+  switch (d) {
+    case TunnelDf::kSet: return "set";
+    case TunnelDf::kClear: return "clear";
+    case TunnelDf::kInherit: return "inherit";
+  }
+  return "unknown";
+}
+
 std::string_view ToString(PortDriver d) {
   for (size_t i = 0; i < std::size(kDrivers); ++i) {
     if (kDrivers[i] == d) return ToStd(kDriverNames[i]);
@@ -802,6 +827,17 @@ absl::Status CheckReloadable(const Config& running, const Config& next) {
     require_same(bgp_a.listen_address == bgp_b.listen_address,
                  "bgp.listen_address");
   }
+
+  // Each tunnel owns a host interface, a data-plane port and addresses made
+  // at start; only its MSS clamp and DF setting are republished live.
+  std::vector<TunnelConfig> tunnels_with_running_live_keys = next.tunnels;
+  if (tunnels_with_running_live_keys.size() == running.tunnels.size()) {
+    for (size_t i = 0; i < running.tunnels.size(); ++i) {
+      tunnels_with_running_live_keys[i].mss_clamp = running.tunnels[i].mss_clamp;
+      tunnels_with_running_live_keys[i].df = running.tunnels[i].df;
+    }
+  }
+  require_same(tunnels_with_running_live_keys == running.tunnels, "tunnels");
 
   if (problems.empty()) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrJoin(problems, "\n"));

@@ -69,6 +69,35 @@ struct StaticRoute {
   friend auto operator<=>(const StaticRoute&, const StaticRoute&) = default;
 };
 
+// `tunnels:` (docs/configuration.md). Only vxlan is accepted today; ipsec
+// has its enum value so the data plane's tunnel kind can follow it.
+enum class TunnelType { kVxlan, kIpsec };
+std::string_view ToString(TunnelType t);
+enum class TunnelDf { kSet, kClear, kInherit };
+std::string_view ToString(TunnelDf d);
+
+struct MssClampConfig {
+  enum class Mode { kOff, kAuto, kFixed };
+  Mode mode = Mode::kOff;
+  uint32_t value = 0;  // kFixed only
+  friend bool operator==(const MssClampConfig&, const MssClampConfig&) = default;
+};
+
+struct TunnelConfig {
+  std::string name;
+  TunnelType type = TunnelType::kVxlan;
+  Ipv4Addr local;                 // our underlay address
+  Ipv4Addr remote;                // the peer's underlay address
+  uint32_t vni = 0;               // 1..16777215
+  InterfaceAddress overlay;       // ours, on the tunnel's host interface
+  std::optional<uint32_t> mtu;    // unset: egress port MTU minus the overhead
+  MssClampConfig mss_clamp;
+  uint16_t dst_port = 4789;
+  std::string interface;          // host interface (kernel) name
+  TunnelDf df = TunnelDf::kSet;
+  friend bool operator==(const TunnelConfig&, const TunnelConfig&) = default;
+};
+
 struct MetricsConfig {
   std::string listen = "127.0.0.1:9470";  // empty: no endpoint
   friend bool operator==(const MetricsConfig&, const MetricsConfig&) = default;
@@ -89,6 +118,7 @@ struct Config {
   AdminConfig admin;
   std::string log_level = "info";
   bgp::BgpConfig bgp;  // enabled only when the file has a `bgp:` section
+  std::vector<TunnelConfig> tunnels;
 };
 
 // Parses and validates. On failure (InvalidArgument) the status message lists
@@ -102,7 +132,8 @@ absl::StatusOr<Config> LoadConfigText(const std::string& text, const std::string
 // keys that would need one. In `bgp`, peers, policies, networks and the
 // multipath and graceful-restart settings are live; asn, router_id,
 // listen_port, listen_address and adding or removing the section need a
-// restart.
+// restart. Of `tunnels`, only mss_clamp and df are live; adding, removing or
+// changing anything else about a tunnel needs a restart.
 absl::Status CheckReloadable(const Config& running, const Config& next);
 
 }  // namespace isthmus

@@ -66,7 +66,8 @@ uint16_t RingSize(const Config& config) {
   // Each port, one TAP per pmd port, one TAP shared by the others.
   const size_t pmd = std::count_if(config.ports.begin(), config.ports.end(),
                                    [](const PortConfig& p) { return p.driver == PortDriver::kPmd; });
-  const size_t rx_rings = config.ports.size() + pmd + (pmd < config.ports.size() ? 1 : 0);
+  // and one host TAP per tunnel.
+  const size_t rx_rings = config.ports.size() + pmd + (pmd < config.ports.size() ? 1 : 0) + config.tunnels.size();
   const size_t budget = config.dataplane.mbufs / (2 * std::max<size_t>(rx_rings, 1));
   uint16_t size = kLargest;
   while (size > kSmallest && size > budget) size /= 2;
@@ -95,6 +96,7 @@ Daemon::~Daemon() {
   ports_.clear();
   routes_.reset();
   kernel_mirror_.reset();
+  tunnels_.reset();
   fib_.reset();
   neighbors_.reset();
   if (pool_ != nullptr) rte_mempool_free(pool_);
@@ -181,6 +183,7 @@ absl::Status Daemon::CreateTables() {
     const uint64_t errors = kernel_route_errors_.fetch_add(1, std::memory_order_relaxed);
     if (errors < kKernelRouteErrorsLogged) spdlog::warn("kernel route {}: {}", ToString(prefix), s.message());
   });
+  tunnels_ = std::make_unique<TunnelTable>(rcu_);
   routes_->SetObserver([this](const Ipv4Prefix& prefix, RouteSource source, const std::vector<Nexthop>* nexthops) {
     MirrorToKernel(prefix, source, nexthops);
   });
@@ -302,6 +305,8 @@ absl::Status Daemon::CreatePorts() {
     port_info_[p.port_id].exception_port = tap;
     port_info_[p.port_id].exception_mac = port_info_[tap].mac;
   }
+  // Tunnel host TAPs are ports too: made before the TX locks are.
+  if (absl::Status s = CreateTunnels(); !s.ok()) return s;
   // One lock per port's TX queue when workers share it.
   tx_locks_.clear();
   for (size_t i = 0; i < port_info_.size(); ++i) {
@@ -329,6 +334,7 @@ absl::Status Daemon::ConfigureKernel() {
     kernel_addresses_[p.ifindex] = *addresses;
   }
   if (absl::Status s = ApplyPunt(config_.punt); !s.ok()) return s;
+  if (absl::Status s = ApplyTunnelEndpoints(); !s.ok()) return s;
   return ApplyAddresses();
 }
 
@@ -344,6 +350,9 @@ absl::Status Daemon::ApplyAddresses() {
       local.push_back(a.host.value);
     }
   }
+  // Each tunnel's overlay is a connected subnet on its host TAP (RouteTable
+  // knows those ports as tunnels: routes via the overlay resolve to kTunnel).
+  for (const TunnelState& t : tunnel_states_) addresses.push_back({t.host_port, t.config.overlay});
   absl::Status status = routes_->SetAddresses(addresses);
   for (PortState& p : ports_) {
     if (p.xdp) status.Update(p.xdp->SetLocalAddresses(local));
@@ -393,7 +402,10 @@ void Daemon::MirrorToKernel(const Ipv4Prefix& prefix, RouteSource source, const 
   for (const Nexthop& nh : *nexthops) {
     if (nh.kind == NexthopKind::kBlackhole) target.blackhole = true;
     const PortState* port = PortById(nh.port);
-    if (nh.kind == NexthopKind::kForward && port != nullptr) target.nexthops.push_back({port->ifindex, Ipv4Addr{nh.gateway}});
+    // A tunnel's overlay gateway is reached through the tunnel's host interface.
+    if ((nh.kind == NexthopKind::kForward || nh.kind == NexthopKind::kTunnel) && port != nullptr) {
+      target.nexthops.push_back({port->ifindex, Ipv4Addr{nh.gateway}});
+    }
   }
   kernel_mirror_->Replace(prefix, std::move(target));
 }
@@ -409,6 +421,7 @@ absl::Status Daemon::StartWorkers() {
   tables.neighbors = neighbors_.get();
   tables.ports = port_info_.data();
   tables.port_count = static_cast<uint16_t>(port_info_.size());
+  tables.tunnels = tunnel_states_.empty() ? nullptr : tunnels_.get();
   unsigned lcore = rte_get_next_lcore(-1, 1, 0);
   for (uint32_t w = 0; w < n; ++w) {
     if (lcore >= RTE_MAX_LCORE) return absl::InternalError("not enough worker lcores");
@@ -542,6 +555,7 @@ absl::StatusOr<std::vector<std::string>> Daemon::Reload(const std::string& origi
     if (absl::Status s = bgp_->Reconfigure(next->bgp); !s.ok()) return s;
     changes.push_back("bgp configuration changed");
   }
+  ReloadTunnels(*next, &changes);
   if (next->log_level != config_.log_level) {
     spdlog::set_level(spdlog::level::from_str(next->log_level));
     changes.push_back(absl::StrCat("log level ", next->log_level));
@@ -649,6 +663,7 @@ absl::Status Daemon::Run() {
       }
     }
     ServiceNeighborRequests();
+    tunnels_->Reclaim();
     if (watchdog && std::chrono::steady_clock::now() - last_watchdog > std::chrono::microseconds(watchdog_usec / 3)) {
       sd_notify(0, "WATCHDOG=1");
       last_watchdog = std::chrono::steady_clock::now();

@@ -24,6 +24,7 @@
 #include "control/routing/route_table.h"
 #include "dataplane/fib/fib.h"
 #include "dataplane/neighbor/neighbor_table.h"
+#include "dataplane/tunnel/tunnel_table.h"
 #include "dataplane/worker/worker.h"
 #include "dataplane/xdp/xdp_punt_maps.h"
 #include "nlohmann/json.hpp"
@@ -45,6 +46,15 @@ struct PortState {
   std::optional<XdpPuntMaps> xdp;
 };
 
+// A configured tunnel as the control thread knows it (tunnels.cc).
+struct TunnelState {
+  TunnelConfig config;
+  uint32_t id = 0;             // index in config.tunnels, TunnelTable slot
+  uint16_t host_port = 0;      // DPDK port id of the host TAP
+  int ifindex = 0;             // the host TAP in the kernel
+  uint32_t mtu = 0;            // effective (configured or derived)
+};
+
 class Daemon {
  public:
   explicit Daemon(Config config) : config_(std::move(config)) {}
@@ -59,6 +69,16 @@ class Daemon {
   absl::Status CreateExceptionTap(const std::string& ifname, const MacAddr* mac, uint16_t bridge_to,
                                   uint16_t* port_id);
   absl::Status ConfigureKernel();
+  // Tunnels (tunnels.cc): host TAPs, table entries, views.
+  absl::Status CreateTunnels();
+  absl::Status CreateTunnel(const TunnelConfig& tc, uint32_t id);
+  uint32_t DefaultTunnelMtu(const TunnelConfig& tc) const;
+  TunnelEntry MakeTunnelEntry(const TunnelState& t) const;
+  absl::Status ApplyTunnelEndpoints();
+  void ReloadTunnels(const Config& next, std::vector<std::string>* changes);
+  std::string TunnelDownReason(const TunnelState& t) const;
+  nlohmann::json ShowTunnels() const;
+  void SnapshotTunnels(DataplaneSnapshot* snap) const;
   absl::Status StartWorkers();
   void StopWorkers();
   absl::Status LoopOnce(int epoll_fd, bool* stop);
@@ -99,6 +119,8 @@ class Daemon {
   std::unique_ptr<Fib> fib_;
   std::unique_ptr<NeighborTable> neighbors_;
   std::unique_ptr<RouteTable> routes_;
+  std::unique_ptr<TunnelTable> tunnels_;
+  std::vector<TunnelState> tunnel_states_;
   std::vector<PortState> ports_;                 // data ports first, then TAPs
   std::vector<PortInfo> port_info_;              // indexed by DPDK port id
   std::vector<std::unique_ptr<rte_spinlock_t>> tx_locks_;

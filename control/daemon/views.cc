@@ -12,7 +12,7 @@ namespace isthmus {
 
 absl::StatusOr<nlohmann::json> Daemon::HandleAdmin(const AdminRequest& request) {
   if (request.command == "show") {
-    static constexpr const char* kAccepted = "ports, routes, fib, drops, stats, bgp";
+    static constexpr const char* kAccepted = "ports, routes, fib, drops, stats, bgp, tunnels";
     if (request.args.empty()) return absl::InvalidArgumentError(absl::StrCat("show what? (accepted: ", kAccepted, ")"));
     const std::string& what = request.args[0];
     if (what == "ports") return ShowPorts();
@@ -21,6 +21,7 @@ absl::StatusOr<nlohmann::json> Daemon::HandleAdmin(const AdminRequest& request) 
     if (what == "drops") return ShowDrops();
     if (what == "stats") return ShowStats();
     if (what == "bgp") return ShowBgp(request.args);
+    if (what == "tunnels") return ShowTunnels();
     return absl::InvalidArgumentError(absl::StrCat("unknown show target '", what, "' (accepted: ", kAccepted, ")"));
   }
   if (request.command == "reload") {
@@ -88,7 +89,7 @@ nlohmann::json Daemon::ShowRoutes() const {
 }
 
 nlohmann::json Daemon::ShowFib() const {
-  static constexpr const char* kKind[] = {"forward", "connected", "local", "blackhole"};
+  static constexpr const char* kKind[] = {"forward", "connected", "local", "blackhole", "tunnel"};
   nlohmann::json entries = nlohmann::json::array();
   std::vector<std::tuple<uint32_t, uint8_t, uint32_t>> rows;
   fib_->ForEachRoute([&](uint32_t prefix, uint8_t len, uint32_t group) { rows.emplace_back(prefix, len, group); });
@@ -101,7 +102,9 @@ nlohmann::json Daemon::ShowFib() const {
       MacAddr mac;
       const bool resolved = nh.kind == NexthopKind::kForward && NeighborTable::Load(neighbors_->Word(nh.neighbor_slot), &mac);
       nexthops.push_back({{"kind", kKind[static_cast<int>(nh.kind)]},
-                          {"via", nh.kind == NexthopKind::kForward ? ToString(Ipv4Addr{nh.gateway}) : ""},
+                          {"via", nh.kind == NexthopKind::kForward || (nh.kind == NexthopKind::kTunnel && nh.gateway != 0)
+                                      ? ToString(Ipv4Addr{nh.gateway})
+                                      : ""},
                           {"port", nh.kind == NexthopKind::kBlackhole ? "" : PortName(nh.port)},
                           {"mac", resolved ? FormatMac(mac) : ""},
                           {"resolved", resolved}});
@@ -176,6 +179,7 @@ DataplaneSnapshot Daemon::Snapshot() const {
   snap.fib_routes = fib_routes_.load(std::memory_order_relaxed);
   snap.neighbor_requests = neighbor_requests_.load(std::memory_order_relaxed);
   snap.neighbors_resolved = neighbors_resolved_.load(std::memory_order_relaxed);
+  SnapshotTunnels(&snap);
   snap.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   if (bgp_ != nullptr) snap.bgp = bgp_->Metrics();
   return snap;

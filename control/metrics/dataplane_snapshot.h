@@ -44,6 +44,18 @@ struct XdpCounters {
   uint64_t to_dataplane = 0;
 };
 
+// One tunnel's counters, summed over workers.
+struct TunnelSnapshot {
+  std::string name;
+  std::string type;
+  bool up = false;
+  uint64_t encap_packets = 0;
+  uint64_t encap_bytes = 0;
+  uint64_t decap_packets = 0;
+  uint64_t decap_bytes = 0;
+  std::array<uint64_t, kDropReasonCount> drops{};  // charged to this tunnel
+};
+
 struct DataplaneSnapshot {
   std::vector<PortCounters> ports;
   std::vector<WorkerCounters> workers;
@@ -53,6 +65,7 @@ struct DataplaneSnapshot {
   uint64_t neighbors_resolved = 0;  // next hops whose MAC is currently known
   uint64_t neighbor_requests = 0;   // resolutions asked of the kernel, ever
   std::vector<XdpCounters> xdp;
+  std::vector<TunnelSnapshot> tunnels;
   double uptime_seconds = 0;
   std::optional<bgp::SpeakerMetrics> bgp;   // set when BGP is configured
 };

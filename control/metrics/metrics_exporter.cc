@@ -150,6 +150,43 @@ void AppendXdpFamily(const DataplaneSnapshot& s, std::vector<MetricFamily>& out)
   out.push_back(std::move(xdp));
 }
 
+// Tunnels: packets and bytes each way, whether each can carry traffic, and
+// the drops charged to each, by reason (only reasons that occurred).
+void AppendTunnelFamilies(const DataplaneSnapshot& s, std::vector<MetricFamily>& out) {
+  if (s.tunnels.empty()) return;
+  MetricFamily packets = Family("isthmus_tunnel_packets_total",
+                                "Packets encapsulated into (encap) or decapsulated from (decap) each tunnel.",
+                                MetricType::Counter);
+  MetricFamily bytes = Family("isthmus_tunnel_bytes_total",
+                              "Inner IPv4 bytes encapsulated (encap) or decapsulated (decap) per tunnel.",
+                              MetricType::Counter);
+  MetricFamily errors = Family("isthmus_tunnel_errors_total", "Packets of each tunnel that were dropped.",
+                               MetricType::Counter);
+  MetricFamily drops = Family("isthmus_tunnel_drops_total",
+                              "Packets of each tunnel that were dropped, by reason (see "
+                              "isthmus_dataplane_drops_total for the reasons' meaning).",
+                              MetricType::Counter);
+  MetricFamily up = Family("isthmus_tunnel_up",
+                           "1 if the tunnel is installed and its remote has an underlay route outside every tunnel.",
+                           MetricType::Gauge);
+  for (const TunnelSnapshot& t : s.tunnels) {
+    AddSample(packets, {{"tunnel", t.name}, {"type", t.type}, {"direction", "encap"}}, AsDouble(t.encap_packets));
+    AddSample(packets, {{"tunnel", t.name}, {"type", t.type}, {"direction", "decap"}}, AsDouble(t.decap_packets));
+    AddSample(bytes, {{"tunnel", t.name}, {"type", t.type}, {"direction", "encap"}}, AsDouble(t.encap_bytes));
+    AddSample(bytes, {{"tunnel", t.name}, {"type", t.type}, {"direction", "decap"}}, AsDouble(t.decap_bytes));
+    uint64_t total = 0;
+    for (size_t r = 0; r < kDropReasonCount; ++r) {
+      total += t.drops[r];
+      if (t.drops[r] != 0) {
+        AddSample(drops, {{"tunnel", t.name}, {"reason", std::string(kDropReasonInfo[r].name)}}, AsDouble(t.drops[r]));
+      }
+    }
+    AddSample(errors, {{"tunnel", t.name}, {"type", t.type}}, AsDouble(total));
+    AddSample(up, {{"tunnel", t.name}, {"type", t.type}}, t.up ? 1 : 0);
+  }
+  for (MetricFamily* f : {&packets, &bytes, &errors, &drops, &up}) out.push_back(std::move(*f));
+}
+
 // BGP: per-peer session state, prefixes, messages and notifications, and
 // whether each announced service VIP is advertised to each peer.
 void AppendBgpFamilies(const bgp::SpeakerMetrics& m, std::vector<MetricFamily>& out) {
@@ -269,6 +306,7 @@ std::vector<MetricFamily> BuildMetricFamilies(const DataplaneSnapshot& s,
                             "Next-hop resolutions the data plane asked the kernel for.",
                             MetricType::Counter, AsDouble(s.neighbor_requests)));
   AppendXdpFamily(s, out);
+  AppendTunnelFamilies(s, out);
   if (s.bgp) AppendBgpFamilies(*s.bgp, out);
   return out;
 }

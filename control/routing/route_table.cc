@@ -97,6 +97,10 @@ RouteTable::Resolved RouteTable::Resolve(const RouteEntry& e) {
       out.push_back(Nexthop{0, 0, *e.port, NexthopKind::kLocal});
       return out;
     case RouteSource::kConnected:
+      if (auto t = tunnel_ports_.find(*e.port); t != tunnel_ports_.end()) {
+        out.push_back(Nexthop{0, 0, *e.port, NexthopKind::kTunnel, t->second});
+        return out;
+      }
       out.push_back(Nexthop{0, 0, *e.port, NexthopKind::kConnected});
       return out;
     case RouteSource::kStatic:
@@ -117,6 +121,9 @@ RouteTable::Resolved RouteTable::ResolveGateway(Ipv4Addr gw, std::optional<uint1
   for (const PortAddress& pa : addresses_) {
     if (port && pa.port != *port) continue;
     if (pa.address.subnet.len < 32 && pa.address.subnet.Contains(gw)) {
+      if (auto t = tunnel_ports_.find(pa.port); t != tunnel_ports_.end()) {
+        return std::vector<Nexthop>{Nexthop{gw.value, 0, pa.port, NexthopKind::kTunnel, t->second}};
+      }
       auto slot = neighbors_->Intern(pa.port, gw.value);
       if (!slot.ok()) return slot.status();
       return std::vector<Nexthop>{Nexthop{gw.value, *slot, pa.port, NexthopKind::kForward}};

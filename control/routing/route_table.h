@@ -68,6 +68,11 @@ class RouteTable {
   using ChangeFn = std::function<void(const Ipv4Prefix&, RouteSource, const std::vector<Nexthop>*)>;
   void SetObserver(ChangeFn fn) { on_change_ = std::move(fn); }
 
+  // Ports that are tunnels' host interfaces (port id -> tunnel id): their
+  // connected subnets (the overlays) and the gateways on them resolve to
+  // kTunnel next hops. Set before the tunnels' addresses are.
+  void SetTunnelPorts(std::map<uint16_t, uint32_t> tunnel_ports) { tunnel_ports_ = std::move(tunnel_ports); }
+
   // Replaces the set of addresses (and so local and connected routes).
   absl::Status SetAddresses(const std::vector<PortAddress>& addresses);
   // Replaces all static routes; `changes` (optional) receives one line per difference.
@@ -131,6 +136,7 @@ class RouteTable {
   absl::flat_hash_map<uint32_t, Resolved> bgp_resolved_;   // gateway list id -> next hops
   absl::flat_hash_map<PrefixKey, Installed> installed_;
   InternTable<std::vector<Nexthop>> nexthop_sets_;
+  std::map<uint16_t, uint32_t> tunnel_ports_;
 };
 
 }  // namespace isthmus

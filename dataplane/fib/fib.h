@@ -2,7 +2,8 @@
 // The forwarding table workers read: an LpmTable (DIR-24-8, see
 // lpm_table.h for why not rte_lpm or rte_fib) whose result is a next-hop
 // *group*; groups list up to kMaxEcmp next hops; a next hop says how to
-// leave (port + gateway, connected, local, blackhole).
+// leave (port + gateway, connected, local, blackhole, or a tunnel:
+// encapsulation, then a second lookup for the tunnel's remote).
 //
 // One writer (the control thread). Groups and next hops live in fixed arrays
 // and are immutable while any FIB entry may point at them: a freed id is
@@ -38,19 +39,21 @@ enum class NexthopKind : uint8_t {
   kConnected,  // to the packet's own destination via `port`
   kLocal,      // addressed to us: hand to the kernel
   kBlackhole,  // drop (counted)
+  kTunnel,     // encapsulate into tunnel `tunnel` (toward `gateway` in its overlay)
 };
 
 struct Nexthop {
   uint32_t gateway = 0;        // host order; kForward only
   uint32_t neighbor_slot = 0;  // kForward: NeighborTable slot of the gateway
-  uint16_t port = 0;
+  uint16_t port = 0;           // kTunnel: the tunnel's host TAP
   NexthopKind kind = NexthopKind::kBlackhole;
+  uint32_t tunnel = 0;         // kTunnel only: TunnelTable id
   friend bool operator==(const Nexthop& a, const Nexthop& b) {
-    return a.gateway == b.gateway && a.port == b.port && a.kind == b.kind;
+    return a.gateway == b.gateway && a.port == b.port && a.kind == b.kind && a.tunnel == b.tunnel;
   }
   template <typename H>
   friend H AbslHashValue(H h, const Nexthop& n) {
-    return H::combine(std::move(h), n.gateway, n.port, n.kind);
+    return H::combine(std::move(h), n.gateway, n.port, n.kind, n.tunnel);
   }
 };
 

@@ -3,107 +3,42 @@
 // buffer, to the kernel (punt) or to a named drop. Header-only so the worker
 // loop and the benchmarks in perf/ run exactly the same code.
 
-#include <rte_ether.h>
-#include <rte_hash_crc.h>
-#include <rte_ip.h>
 #include <rte_mbuf.h>
 
 #include <cstdint>
 
-#include "dataplane/fib/fib.h"
-#include "dataplane/neighbor/neighbor_table.h"
-#include "dataplane/packet/ipv4_check.h"
-#include "dataplane/worker/counters.h"
-#include "dataplane/worker/tx_buffer.h"
+#include "dataplane/worker/forward_context.h"
+#include "dataplane/worker/tunnel_stage.h"
 
 namespace isthmus {
 
-inline constexpr uint16_t kNoPort = UINT16_MAX;
-inline constexpr uint32_t kMaxBurst = 256;
-
-// What the stage needs to know about each port; immutable while workers run.
-struct PortInfo {
-  MacAddr mac{};
-  uint32_t mtu = 1500;
-  uint16_t exception_port = kNoPort;  // where punted packets go (a TAP)
-  MacAddr exception_mac{};            // that TAP's MAC: punted frames are addressed to it
-  uint16_t bridge_to = kNoPort;       // for an exception TAP owned by a pmd port: send out there
-  bool kernel_sees_rx = false;        // af_packet: the kernel got its own copy of every frame
-  bool is_exception = false;          // this port is an exception TAP
-};
-
-struct ForwardContext {
-  const Fib* fib = nullptr;
-  NeighborTable* neighbors = nullptr;
-  const PortInfo* ports = nullptr;
-  uint16_t port_count = 0;
-  LcoreCounters* counters = nullptr;
-  TxBuffers* tx = nullptr;
-  PuntLimiter* punt_limiter = nullptr;
-};
-
-// ECMP flow hash: the same 5-tuple always picks the same member. Fragments
-// hash on addresses and protocol only, so all pieces of a datagram stay on
-// one path (later fragments carry no ports).
-inline uint32_t FlowHash(const uint8_t* ip, uint32_t ip_len, bool fragment) {
-  uint32_t hash = rte_hash_crc_4byte(LoadBe32(ip + 12), 0x9e3779b9u);
-  hash = rte_hash_crc_4byte(LoadBe32(ip + 16), hash);
-  const uint8_t proto = ip[9];
-  uint32_t ports = 0;
-  const uint32_t header_len = (ip[0] & 0x0fu) * 4u;
-  if (!fragment && (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP) &&
-      ip_len >= header_len + 4) {
-    ports = LoadBe32(ip + header_len);
-  }
-  return rte_hash_crc_4byte(ports ^ proto, hash);
-}
-
-inline uint32_t PickMember(const NexthopGroup& group, uint32_t hash) {
-  return group.members[(uint64_t{hash} * group.count) >> 32];
-}
-
 namespace forward_internal {
 
-inline void Drop(ForwardContext& ctx, rte_mbuf* m, DropReason reason) {
-  ctx.counters->Drop(reason);
-  rte_pktmbuf_free(m);
-}
+// Inner frames of a burst that were decapsulated, with the host TAP of the
+// tunnel they came through (they are forwarded as if received there).
+struct DecapBatch {
+  rte_mbuf* pkts[kMaxBurst];
+  uint16_t host_port[kMaxBurst];
+  uint16_t count = 0;
+};
 
-inline void Punt(ForwardContext& ctx, uint16_t in_port, rte_mbuf* m, PuntReason reason) {
-  const PortInfo& in = ctx.ports[in_port];
-  // af_packet only copies frames: the kernel already has its own copy of
-  // what it would accept itself (local, ARP, multicast); transit exceptions
-  // (TTL, options, MTU) still need the TAP.
-  const bool kernel_took_it =
-      reason == PuntReason::kLocal || reason == PuntReason::kArp || reason == PuntReason::kMulticastBroadcast;
-  if (in.kernel_sees_rx && kernel_took_it) return Drop(ctx, m, DropReason::kKernelHasCopy);
-  if (in.exception_port == kNoPort) return Drop(ctx, m, DropReason::kPuntUnavailable);
-  if (!ctx.punt_limiter->Allow()) return Drop(ctx, m, DropReason::kPuntFull);
-  auto* eth = rte_pktmbuf_mtod(m, uint8_t*);
-  if (!IsGroupMac(eth)) std::memcpy(eth, in.exception_mac.data(), 6);
-  ctx.counters->Punt(reason);
-  ctx.tx->Push(in.exception_port, m);
-}
+// The IPv4 stage over frames received on `in_port` (a data port, or a
+// tunnel's host TAP for decapsulated frames; `depth` counts decapsulations).
+inline void ForwardFrames(ForwardContext& ctx, uint16_t in_port, rte_mbuf** pkts, uint16_t n, uint32_t depth);
 
-}  // namespace forward_internal
-
-// Handles `n` packets received on `in_port`.
-inline void ForwardBurst(ForwardContext& ctx, uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
-  using forward_internal::Drop;
-  using forward_internal::Punt;
-  const PortInfo& in = ctx.ports[in_port];
-  if (in.is_exception) {
-    // The kernel transmitted on an exception TAP.
-    for (uint16_t i = 0; i < n; ++i) {
-      if (in.bridge_to == kNoPort) {
-        Drop(ctx, pkts[i], DropReason::kFromKernelUnroutable);
-      } else {
-        ctx.tx->Push(in.bridge_to, pkts[i]);
-      }
+// Forwards each run of inner frames that share a tunnel as one burst.
+inline void ForwardDecapsulated(ForwardContext& ctx, DecapBatch& batch, uint32_t depth) {
+  uint16_t start = 0;
+  for (uint16_t i = 1; i <= batch.count; ++i) {
+    if (i == batch.count || batch.host_port[i] != batch.host_port[start]) {
+      ForwardFrames(ctx, batch.host_port[start], batch.pkts + start, static_cast<uint16_t>(i - start), depth + 1);
+      start = i;
     }
-    return;
   }
+}
 
+inline void ForwardFrames(ForwardContext& ctx, uint16_t in_port, rte_mbuf** pkts, uint16_t n, uint32_t depth) {
+  const PortInfo& in = ctx.ports[in_port];
   rte_mbuf* keep[kMaxBurst];
   uint32_t dst[kMaxBurst];
   uint32_t ip_len[kMaxBurst];
@@ -134,6 +69,7 @@ inline void ForwardBurst(ForwardContext& ctx, uint16_t in_port, rte_mbuf** pkts,
   uint32_t result[kMaxBurst];
   ctx.fib->LookupBulk(dst, result, kept);
 
+  DecapBatch decapsulated;
   for (uint16_t i = 0; i < kept; ++i) {
     rte_mbuf* m = keep[i];
     if (result[i] == kNoGroup) {
@@ -147,11 +83,28 @@ inline void ForwardBurst(ForwardContext& ctx, uint16_t in_port, rte_mbuf** pkts,
                                              : PickMember(group, FlowHash(ip, ip_len[i], fragment[i]));
     const Nexthop& nh = ctx.fib->nexthop(member);
     if (nh.kind == NexthopKind::kLocal) {
+      // Tunnel packets to one of our endpoints are decapsulated here;
+      // everything else addressed to us goes to the kernel.
+      if (ctx.tunnels != nullptr && !ctx.tunnels->empty()) {
+        uint16_t host_port = kNoPort;
+        const DecapVerdict d = Decapsulate(ctx, m, ip_len[i], depth, &host_port);
+        if (d == DecapVerdict::kConsumed) continue;
+        if (d == DecapVerdict::kInner) {
+          decapsulated.pkts[decapsulated.count] = m;
+          decapsulated.host_port[decapsulated.count++] = host_port;
+          continue;
+        }
+      }
       Punt(ctx, in_port, m, PuntReason::kLocal);
       continue;
     }
     if (nh.kind == NexthopKind::kBlackhole) {
       Drop(ctx, m, DropReason::kBlackhole);
+      continue;
+    }
+    if (nh.kind == NexthopKind::kTunnel) {
+      PuntReason punt = PuntReason::kLocal;
+      if (!ForwardIntoTunnel(ctx, nh, m, ip_len[i], fragment[i], &punt)) Punt(ctx, in_port, m, punt);
       continue;
     }
     // RFC 1812 5.3.1: a datagram whose TTL would reach 0 is not forwarded;
@@ -165,13 +118,10 @@ inline void ForwardBurst(ForwardContext& ctx, uint16_t in_port, rte_mbuf** pkts,
       Punt(ctx, in_port, m, PuntReason::kFragNeeded);
       continue;
     }
-    uint32_t slot = nh.neighbor_slot;
-    const uint32_t neighbor_ip = nh.kind == NexthopKind::kForward ? nh.gateway : dst[i];
-    if (nh.kind == NexthopKind::kConnected) slot = ctx.neighbors->Find(nh.port, neighbor_ip);
     MacAddr mac;
-    if (slot == NeighborTable::kNoSlot || !NeighborTable::Load(ctx.neighbors->Word(slot), &mac)) {
-      const bool queued = ctx.neighbors->RequestResolution(nh.port, neighbor_ip);
-      Drop(ctx, m, queued ? DropReason::kNeighborMissing : DropReason::kNeighborRequestFull);
+    DropReason why = DropReason::kBug;
+    if (!NeighborMac(ctx, nh, dst[i], &mac, &why)) {
+      Drop(ctx, m, why);
       continue;
     }
     std::memcpy(eth, mac.data(), 6);
@@ -182,6 +132,27 @@ inline void ForwardBurst(ForwardContext& ctx, uint16_t in_port, rte_mbuf** pkts,
     if (rte_pktmbuf_pkt_len(m) > frame_len) rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - frame_len));
     ctx.tx->Push(nh.port, m);
   }
+  if (decapsulated.count != 0) ForwardDecapsulated(ctx, decapsulated, depth);
+}
+
+}  // namespace forward_internal
+
+// Handles `n` packets received on `in_port`.
+inline void ForwardBurst(ForwardContext& ctx, uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
+  const PortInfo& in = ctx.ports[in_port];
+  if (in.tunnel != kNoTunnel) return FromTunnelHost(ctx, in.tunnel, pkts, n);
+  if (in.is_exception) {
+    // The kernel transmitted on an exception TAP.
+    for (uint16_t i = 0; i < n; ++i) {
+      if (in.bridge_to == kNoPort) {
+        forward_internal::Drop(ctx, pkts[i], DropReason::kFromKernelUnroutable);
+      } else {
+        ctx.tx->Push(in.bridge_to, pkts[i]);
+      }
+    }
+    return;
+  }
+  forward_internal::ForwardFrames(ctx, in_port, pkts, n, 0);
 }
 
 }  // namespace isthmus

@@ -65,6 +65,13 @@ struct {
 } punt_udp_ports SEC(".maps");
 
 struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, ISTHMUS_XDP_MAX_TUNNEL_ENDPOINTS);
+  __type(key, struct isthmus_xdp_tunnel_key);
+  __type(value, __u8);
+} tunnel_endpts SEC(".maps");
+
+struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, ISTHMUS_XDP_STAT_COUNT);
   __type(key, __u32);
@@ -98,8 +105,16 @@ static __always_inline int port_is_punted(void *ports_map, __be16 source,
  * must lie inside the IPv4 total length (Ethernet padding does not count)
  * and inside the frame (which the verifier checks), or the data plane gets
  * the packet as malformed. */
+static __always_inline int is_tunnel_endpoint(__u32 daddr, __u16 port,
+                                              __u8 protocol) {
+  struct isthmus_xdp_tunnel_key key = {
+      .addr = daddr, .port = port, .protocol = protocol, .pad = 0};
+  return bpf_map_lookup_elem(&tunnel_endpts, &key) != 0;
+}
+
 static __always_inline __u32 classify_local_l4(void *l4, void *data_end,
-                                               __u32 l4_len, __u8 protocol) {
+                                               __u32 l4_len, __u8 protocol,
+                                               __u32 daddr) {
   if (protocol == IPPROTO_TCP) {
     struct tcphdr *tcp = l4;
     if (l4_len < sizeof(*tcp) || (void *)(tcp + 1) > data_end)
@@ -111,6 +126,10 @@ static __always_inline __u32 classify_local_l4(void *l4, void *data_end,
   struct udphdr *udp = l4;
   if (l4_len < sizeof(*udp) || (void *)(udp + 1) > data_end)
     return ISTHMUS_XDP_STAT_DATAPLANE_MALFORMED;
+  /* Tunnel traffic is the data plane's even if a punt port matches (a
+   * VXLAN source port is any port in 49152-65535, RFC 7348 section 5). */
+  if (is_tunnel_endpoint(daddr, bpf_ntohs(udp->dest), IPPROTO_UDP))
+    return ISTHMUS_XDP_STAT_DATAPLANE_TUNNEL;
   return port_is_punted(&punt_udp_ports, udp->source, udp->dest)
              ? ISTHMUS_XDP_STAT_KERNEL_LOCAL_PUNT_PORT
              : ISTHMUS_XDP_STAT_DATAPLANE_LOCAL;
@@ -158,8 +177,11 @@ static __always_inline __u32 classify_ipv4(struct iphdr *ip, void *data_end) {
     case IPPROTO_TCP:
     case IPPROTO_UDP:
       return classify_local_l4((void *)ip + header_len, data_end,
-                               total_len - header_len, ip->protocol);
+                               total_len - header_len, ip->protocol,
+                               ip->daddr);
     default:
+      if (is_tunnel_endpoint(ip->daddr, 0, ip->protocol))
+        return ISTHMUS_XDP_STAT_DATAPLANE_TUNNEL;
       return ISTHMUS_XDP_STAT_DATAPLANE_LOCAL;
   }
 }

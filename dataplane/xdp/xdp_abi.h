@@ -9,8 +9,22 @@
  *   local_addrs     HASH         __u32 IPv4, network byte order -> __u8 flags
  *   punt_tcp_ports  HASH         __u16 port, host byte order   -> __u8 flags
  *   punt_udp_ports  HASH         __u16 port, host byte order   -> __u8 flags
+ *   tunnel_endpts   HASH         struct isthmus_xdp_tunnel_key  -> __u8 flags
  *   xdp_stats       PERCPU_ARRAY __u32 index (enum below)      -> __u64 count
  */
+
+#include <linux/types.h>
+
+/* A tunnel endpoint of ours: tunnel packets to it go to the data plane even
+ * when their ports are also punt ports. UDP (VXLAN, and later UDP-encapsulated
+ * ESP on 4500) is keyed by destination port; a protocol without ports (ESP,
+ * 50) uses port 0. */
+struct isthmus_xdp_tunnel_key {
+  __u32 addr;     /* IPv4, network byte order */
+  __u16 port;     /* host byte order; 0 for protocols without ports */
+  __u8 protocol;  /* IPPROTO_UDP, IPPROTO_ESP */
+  __u8 pad;       /* always 0 */
+};
 
 enum isthmus_xdp_limits {
   /* Queues of one port DPDK may bind sockets to (veth has one). */
@@ -19,6 +33,8 @@ enum isthmus_xdp_limits {
   ISTHMUS_XDP_MAX_LOCAL_ADDRS = 1024,
   /* Ports per protocol whose traffic the kernel handles (BGP, SSH, BFD…). */
   ISTHMUS_XDP_MAX_PUNT_PORTS = 64,
+  /* Tunnel endpoints (local address, protocol, port). */
+  ISTHMUS_XDP_MAX_TUNNEL_ENDPOINTS = 256,
 };
 
 /* Value stored in local_addrs and punt_*_ports; only presence is tested
@@ -51,7 +67,9 @@ enum isthmus_xdp_entry_flags {
     "truncated or invalid IPv4 (the data plane counts it by drop reason)")     \
   X(DATAPLANE_LOCAL, dataplane_local,                                          \
     "to a local address but not for the kernel (tunnels, other ports)")        \
-  X(DATAPLANE_TRANSIT, dataplane_transit, "IPv4 not addressed to the appliance")
+  X(DATAPLANE_TRANSIT, dataplane_transit, "IPv4 not addressed to the appliance") \
+  X(DATAPLANE_TUNNEL, dataplane_tunnel,                                        \
+    "tunnel packets to one of our tunnel endpoints (decapsulated there)")
 
 enum isthmus_xdp_stat {
 #define ISTHMUS_XDP_STAT_ENUM(id, field, help) ISTHMUS_XDP_STAT_##id,

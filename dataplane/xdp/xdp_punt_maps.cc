@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
+#include <type_traits>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -48,7 +50,7 @@ struct MapSpec {
   int XdpPuntMaps::MapFds::*slot;
 };
 
-constexpr std::array<MapSpec, 4> kMapSpecs = {{
+constexpr std::array<MapSpec, 5> kMapSpecs = {{
     {"local_addrs", BPF_MAP_TYPE_HASH, sizeof(uint32_t), sizeof(uint8_t),
      &XdpPuntMaps::MapFds::local_addrs},
     {"punt_tcp_ports", BPF_MAP_TYPE_HASH, sizeof(uint16_t), sizeof(uint8_t),
@@ -57,7 +59,21 @@ constexpr std::array<MapSpec, 4> kMapSpecs = {{
      &XdpPuntMaps::MapFds::punt_udp_ports},
     {"xdp_stats", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(uint32_t), sizeof(uint64_t),
      &XdpPuntMaps::MapFds::xdp_stats},
+    {"tunnel_endpts", BPF_MAP_TYPE_HASH, sizeof(isthmus_xdp_tunnel_key), sizeof(uint8_t),
+     &XdpPuntMaps::MapFds::tunnel_endpoints},
 }};
+
+// The map key as a hashable value (the C struct has no operator==).
+struct TunnelKey {
+  isthmus_xdp_tunnel_key key{};
+  friend bool operator==(const TunnelKey& a, const TunnelKey& b) {
+    return std::memcmp(&a.key, &b.key, sizeof(a.key)) == 0;
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const TunnelKey& k) {
+    return H::combine(std::move(h), k.key.addr, k.key.port, k.key.protocol);
+  }
+};
 
 constexpr uint8_t kEntryPresent = ISTHMUS_XDP_ENTRY_PRESENT;
 
@@ -170,6 +186,7 @@ absl::StatusOr<uint32_t> MaxEntries(int fd) {
 template <typename Key>
 absl::Status ReplaceKeys(int fd, const char* map_name,
                          const absl::flat_hash_set<Key>& wanted) {
+  static_assert(std::is_trivially_copyable_v<Key>);
   absl::StatusOr<uint32_t> max_entries = MaxEntries(fd);
   if (!max_entries.ok()) return max_entries.status();
   if (wanted.size() > *max_entries) {
@@ -275,6 +292,19 @@ absl::Status XdpPuntMaps::SetPuntPorts(const std::vector<uint16_t>& tcp,
     return s;
   }
   return ReplaceKeys(fds_.punt_udp_ports, "punt_udp_ports", PortSet(udp));
+}
+
+absl::Status XdpPuntMaps::SetTunnelEndpoints(
+    const std::vector<TunnelEndpoint>& endpoints) {
+  absl::flat_hash_set<TunnelKey> keys;
+  for (const TunnelEndpoint& e : endpoints) {
+    TunnelKey k;
+    k.key.addr = htonl(e.addr_host_order);
+    k.key.port = e.port;
+    k.key.protocol = e.protocol;
+    keys.insert(k);
+  }
+  return ReplaceKeys(fds_.tunnel_endpoints, "tunnel_endpts", keys);
 }
 
 absl::StatusOr<XdpStats> XdpPuntMaps::ReadStats() const {

@@ -60,6 +60,7 @@ class XdpPuntMaps {
     int punt_tcp_ports = -1;
     int punt_udp_ports = -1;
     int xdp_stats = -1;
+    int tunnel_endpoints = -1;
   };
 
   // Finds the XDP program attached to `ifindex` in this network namespace
@@ -82,6 +83,14 @@ class XdpPuntMaps {
   // Makes punt_tcp_ports / punt_udp_ports exactly `tcp` / `udp`.
   [[nodiscard]] absl::Status SetPuntPorts(const std::vector<uint16_t>& tcp,
                                           const std::vector<uint16_t>& udp);
+  // Makes tunnel_endpts (the XDP map; 15-character map names) exactly `endpoints`.
+  struct TunnelEndpoint {
+    uint32_t addr_host_order = 0;
+    uint8_t protocol = 0;
+    uint16_t port = 0;  // 0 for protocols without ports
+    friend bool operator==(const TunnelEndpoint&, const TunnelEndpoint&) = default;
+  };
+  [[nodiscard]] absl::Status SetTunnelEndpoints(const std::vector<TunnelEndpoint>& endpoints);
   [[nodiscard]] absl::StatusOr<XdpStats> ReadStats() const;
 
  private:

@@ -353,7 +353,7 @@ INSTANTIATE_TEST_SUITE_P(
             WithMinimal("rootes: []\n"),
             {"test.yaml:3: rootes: unknown key, did you mean 'routes'? "
              "(accepted: admin, bgp, dataplane, log, metrics, ports, punt, "
-             "routes)"},
+             "routes, tunnels)"},
             1},
         ErrorCase{"unknown nested key with suggestion",
                   WithMinimal("dataplane:\n  wokers: 2\n"),

@@ -239,6 +239,31 @@ TEST_F(RouteTableTest, ConnectedAndLocalRoutes) {
   EXPECT_EQ(fib_->nexthop(fib_->group(conn).members[0]).port, 2);
 }
 
+// A tunnel's host TAP (port 9, tunnel 5) carries the overlay: static routes
+// via the peer's overlay address, and BGP routes recursing through them,
+// resolve to kTunnel next hops; nothing is asked of the neighbour table.
+TEST_F(RouteTableTest, RoutesViaATunnelOverlayResolveToTheTunnel) {
+  routes_->SetTunnelPorts({{9, 5}});
+  ASSERT_TRUE(routes_
+                  ->SetAddresses({{1, {Ipv4Addr{Ip("198.18.1.1")}, {Ipv4Addr{Ip("198.18.1.0")}, 24}}},
+                                  {9, {Ipv4Addr{Ip("198.18.250.1")}, {Ipv4Addr{Ip("198.18.250.0")}, 30}}}})
+                  .ok());
+  ASSERT_TRUE(routes_->SetStatic({Static("203.0.113.0", 24, {"198.18.250.2"})}, nullptr).ok());
+  const Nexthop& via = fib_->nexthop(fib_->group(Lookup(*fib_, Ip("203.0.113.7"))).members[0]);
+  EXPECT_EQ(via.kind, NexthopKind::kTunnel);
+  EXPECT_EQ(via.tunnel, 5u);
+  EXPECT_EQ(via.gateway, Ip("198.18.250.2"));
+  const Nexthop& peer = fib_->nexthop(fib_->group(Lookup(*fib_, Ip("198.18.250.2"))).members[0]);
+  EXPECT_EQ(peer.kind, NexthopKind::kTunnel);
+  EXPECT_EQ(fib_->nexthop(fib_->group(Lookup(*fib_, Ip("198.18.250.1"))).members[0]).kind, NexthopKind::kLocal);
+  const BgpRoute bgp{{Ipv4Addr{Ip("198.51.100.0")}, 24}, {Ipv4Addr{Ip("203.0.113.9")}}};
+  ASSERT_TRUE(routes_->ApplyBgp({bgp}).ok());
+  const Nexthop& recursive = fib_->nexthop(fib_->group(Lookup(*fib_, Ip("198.51.100.1"))).members[0]);
+  EXPECT_EQ(recursive.kind, NexthopKind::kTunnel);
+  EXPECT_EQ(recursive.tunnel, 5u);
+  for (const auto& [port, ip] : resolved_) EXPECT_NE(port, 9) << "no ARP on a tunnel";
+}
+
 TEST_F(RouteTableTest, StaticResolvesGatewayToPortAndRequestsResolution) {
   std::vector<std::string> changes;
   ASSERT_TRUE(routes_->SetStatic({Static("198.51.100.0", 24, {"198.18.2.2", "198.18.1.2"})}, &changes).ok());

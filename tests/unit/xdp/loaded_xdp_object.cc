@@ -43,6 +43,7 @@ XdpPuntMaps::MapFds LoadedXdpObject::MapFds() const {
       .punt_tcp_ports = MapFd("punt_tcp_ports"),
       .punt_udp_ports = MapFd("punt_udp_ports"),
       .xdp_stats = MapFd("xdp_stats"),
+      .tunnel_endpoints = MapFd("tunnel_endpts"),
   };
 }
 

@@ -1,0 +1,56 @@
+#pragma once
+// The tunnel object the workers read: one immutable entry per configured
+// tunnel, addressed by a small dense id (its index in the config's
+// `tunnels:` list). Kind-specific behaviour hangs off `kind`: VXLAN today
+// (RFC 7348); ESP (RFC 4303) plugs in as another kind with its own encap and
+// decap functions and a pointer to its SA state.
+
+#include <array>
+#include <cstdint>
+
+namespace isthmus {
+
+enum class TunnelKind : uint8_t {
+  kVxlan,  // RFC 7348, point-to-point: one remote VTEP per tunnel
+  kIpsec,  // RFC 4303 ESP tunnel mode (dataplane/ipsec), not wired yet
+};
+
+// Tunnel ids index fixed arrays (entries, per-worker counters).
+inline constexpr uint32_t kMaxTunnels = 64;
+inline constexpr uint32_t kNoTunnel = UINT32_MAX;
+
+// DF bit of the outer IPv4 header.
+enum class OuterDf : uint8_t {
+  kSet,      // always set: the underlay never fragments our packets
+  kClear,    // never set
+  kInherit,  // copy the inner packet's DF
+};
+
+struct TunnelEntry {
+  uint32_t id = kNoTunnel;
+  TunnelKind kind = TunnelKind::kVxlan;
+  uint32_t local = 0;   // underlay source, host order
+  uint32_t remote = 0;  // underlay destination, host order
+  uint32_t vni = 0;     // 24 bits
+  uint16_t dst_port = 4789;
+  uint16_t mtu = 1450;        // largest inner IPv4 packet carried
+  uint16_t mss_clamp = 0;     // 0: off; else the largest TCP MSS a SYN may carry
+  OuterDf df = OuterDf::kSet;
+  uint16_t host_port = 0;     // DPDK port id of the tunnel's host TAP
+  std::array<uint8_t, 6> inner_mac{};         // ours (the host TAP's MAC)
+  std::array<uint8_t, 6> remote_inner_mac{};  // the peer's inner MAC
+};
+
+// The inner MAC of a VXLAN endpoint, derived from its underlay address so
+// both ends agree without configuration: 02:00 (locally administered,
+// unicast) followed by the four octets of the address.
+inline std::array<uint8_t, 6> DerivedInnerMac(uint32_t underlay_host_order) {
+  return {0x02,
+          0x00,
+          static_cast<uint8_t>(underlay_host_order >> 24),
+          static_cast<uint8_t>(underlay_host_order >> 16),
+          static_cast<uint8_t>(underlay_host_order >> 8),
+          static_cast<uint8_t>(underlay_host_order)};
+}
+
+}  // namespace isthmus

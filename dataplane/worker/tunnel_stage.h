@@ -1,0 +1,200 @@
+#pragma once
+// The tunnel stage of the worker: encapsulation of packets whose next hop is
+// a tunnel (or that the kernel sent on a tunnel's host interface), the
+// second (underlay) lookup that sends them, and decapsulation of tunnel
+// packets addressed to one of our endpoints. Per tunnel kind the stage calls
+// that kind's encap/decap functions; VXLAN (RFC 7348) is the one kind today.
+//
+//   FIB next hop kTunnel ─► TTL/MTU ─► MSS clamp ─► inner Ethernet ─► outer IPv4/UDP/VXLAN
+//        ─► underlay lookup of `remote` (a tunnel again: drop tunnel_recursion) ─► neighbour MAC ─► TX
+//   FIB result local + UDP to a tunnel port ─► parse ─► VNI ─► outer source ─► strip
+//        ─► inner frame through the IPv4 stage again, as if received on the tunnel's host TAP
+
+#include <rte_mbuf.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "dataplane/tunnel/decap_parser.h"
+#include "dataplane/tunnel/mss_clamp.h"
+#include "dataplane/tunnel/vxlan.h"
+#include "dataplane/worker/forward_context.h"
+
+namespace isthmus {
+namespace tunnel_internal {
+
+inline void TunnelDrop(ForwardContext& ctx, const TunnelEntry& t, rte_mbuf* m, DropReason r) {
+  ctx.counters->TunnelDrop(t.id, r);
+  rte_pktmbuf_free(m);
+}
+
+inline bool InnerDf(const uint8_t* ip) { return (LoadBe16(ip + 6) & kIpFlagDontFragment) != 0; }
+
+// The underlay half: `m` starts with the outer Ethernet header. One lookup of
+// the remote endpoint; a route that leads into a tunnel again is refused
+// rather than followed (no recursion on the data plane).
+inline void SendUnderlay(ForwardContext& ctx, const TunnelEntry& t, rte_mbuf* m, uint32_t hash) {
+  const uint32_t result = ctx.fib->Lookup(t.remote);
+  if (result == kNoGroup) return TunnelDrop(ctx, t, m, DropReason::kTunnelNoUnderlayRoute);
+  const NexthopGroup& group = ctx.fib->group(result);
+  const Nexthop& nh = ctx.fib->nexthop(group.count == 1 ? group.members[0] : PickMember(group, hash));
+  switch (nh.kind) {
+    case NexthopKind::kTunnel:
+      return TunnelDrop(ctx, t, m, DropReason::kTunnelRecursion);
+    case NexthopKind::kLocal:
+    case NexthopKind::kBlackhole:
+      return TunnelDrop(ctx, t, m, DropReason::kTunnelNoUnderlayRoute);
+    case NexthopKind::kForward:
+    case NexthopKind::kConnected:
+      break;
+  }
+  const PortInfo& out = ctx.ports[nh.port];
+  if (rte_pktmbuf_pkt_len(m) - kEtherHeaderLen > out.mtu) return TunnelDrop(ctx, t, m, DropReason::kMtuExceeded);
+  MacAddr mac;
+  DropReason why = DropReason::kBug;
+  if (!forward_internal::NeighborMac(ctx, nh, t.remote, &mac, &why)) return TunnelDrop(ctx, t, m, why);
+  auto* eth = rte_pktmbuf_mtod(m, uint8_t*);
+  std::memcpy(eth, mac.data(), 6);
+  std::memcpy(eth + 6, out.mac.data(), 6);
+  ctx.tx->Push(nh.port, m);
+}
+
+// VXLAN encapsulation of an inner IPv4 packet of `ip_len` bytes that follows
+// a 14-byte Ethernet header at the start of `m` (TTL already handled).
+inline void EncapVxlan(ForwardContext& ctx, const TunnelEntry& t, rte_mbuf* m, uint32_t ip_len, uint32_t hash) {
+  const uint32_t frame_len = kEtherHeaderLen + ip_len;
+  if (rte_pktmbuf_pkt_len(m) > frame_len) {
+    rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - frame_len));
+  }
+  auto* eth = rte_pktmbuf_mtod(m, uint8_t*);
+  uint8_t* ip = eth + kEtherHeaderLen;
+  if (t.mss_clamp != 0) ClampTcpMss(ip, ip_len, t.mss_clamp);
+  const bool inner_df = InnerDf(ip);
+  WriteInnerEthernet(eth, t);
+  auto* outer = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kVxlanEncapLen));
+  if (outer == nullptr) return TunnelDrop(ctx, t, m, DropReason::kTunnelNoHeadroom);
+  WriteVxlanHeaders(outer, t, frame_len, VxlanSourcePort(hash), inner_df);
+  TunnelCounters& c = ctx.counters->tunnels[t.id];
+  c.encap_packets.Add(1);
+  c.encap_bytes.Add(ip_len);
+  SendUnderlay(ctx, t, m, hash);
+}
+
+// Encapsulates by kind. ESP will add its case here.
+inline void Encapsulate(ForwardContext& ctx, const TunnelEntry& t, rte_mbuf* m, uint32_t ip_len, uint32_t hash) {
+  switch (t.kind) {
+    case TunnelKind::kVxlan:
+      return EncapVxlan(ctx, t, m, ip_len, hash);
+    case TunnelKind::kIpsec:
+      break;
+  }
+  TunnelDrop(ctx, t, m, DropReason::kTunnelDown);
+}
+
+}  // namespace tunnel_internal
+
+// A packet whose FIB next hop is tunnel `nh.tunnel`: RFC 1812 TTL handling
+// as for any forwarded packet, then the tunnel MTU (too big: punted like an
+// oversized packet on a port, and the kernel, which sees the tunnel MTU on
+// the host interface, sends ICMP fragmentation needed or fragments).
+// Returns false when the caller must punt the packet with *punt.
+inline bool ForwardIntoTunnel(ForwardContext& ctx, const Nexthop& nh, rte_mbuf* m, uint32_t ip_len, bool fragment,
+                              PuntReason* punt) {
+  const TunnelEntry* t = ctx.tunnels != nullptr ? ctx.tunnels->Get(nh.tunnel) : nullptr;
+  if (t == nullptr) {
+    forward_internal::Drop(ctx, m, DropReason::kTunnelDown);
+    return true;
+  }
+  uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, kEtherHeaderLen);
+  if (ip[8] <= 1) {
+    *punt = PuntReason::kTtlExpired;
+    return false;
+  }
+  if (ip_len > t->mtu) {
+    *punt = PuntReason::kFragNeeded;
+    return false;
+  }
+  DecrementTtl(ip);
+  tunnel_internal::Encapsulate(ctx, *t, m, ip_len, FlowHash(ip, ip_len, fragment));
+  return true;
+}
+
+// Frames the kernel sent on tunnel `tunnel_id`'s host interface: the kernel
+// routed them already (TTL included); only IPv4 crosses the tunnel.
+inline void FromTunnelHost(ForwardContext& ctx, uint32_t tunnel_id, rte_mbuf** pkts, uint16_t n) {
+  const TunnelEntry* t = ctx.tunnels != nullptr ? ctx.tunnels->Get(tunnel_id) : nullptr;
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    if (t == nullptr) {
+      forward_internal::Drop(ctx, m, DropReason::kTunnelDown);
+      continue;
+    }
+    const auto* eth = rte_pktmbuf_mtod(m, const uint8_t*);
+    const uint32_t len = rte_pktmbuf_data_len(m);
+    if (len < kEtherHeaderLen + kIpv4MinHeaderLen || LoadBe16(eth + 12) != kEtherTypeIpv4) {
+      tunnel_internal::TunnelDrop(ctx, *t, m, DropReason::kTunnelHostNotIpv4);
+      continue;
+    }
+    const uint8_t* ip = eth + kEtherHeaderLen;
+    const uint32_t ip_len = LoadBe16(ip + 2);
+    if (ip_len < kIpv4MinHeaderLen || ip_len > len - kEtherHeaderLen) {
+      tunnel_internal::TunnelDrop(ctx, *t, m, DropReason::kBadTotalLength);
+      continue;
+    }
+    if (ip_len > t->mtu) {
+      tunnel_internal::TunnelDrop(ctx, *t, m, DropReason::kMtuExceeded);
+      continue;
+    }
+    const bool fragment = (LoadBe16(ip + 6) & (kIpFlagMoreFragments | kIpFragOffsetMask)) != 0;
+    tunnel_internal::Encapsulate(ctx, *t, m, ip_len, FlowHash(ip, ip_len, fragment));
+  }
+}
+
+// The outcome of looking at a packet addressed to us.
+enum class DecapVerdict : uint8_t {
+  kNotTunnel,  // not tunnel traffic: punt it as local
+  kConsumed,   // dropped under a named reason
+  kInner,      // stripped: `m` now starts with the inner Ethernet frame
+};
+
+// Checks and strips a tunnel packet (RFC 7348 section 4.1: a VTEP accepts
+// only its VNIs; we also require the configured remote as outer source).
+inline DecapVerdict Decapsulate(ForwardContext& ctx, rte_mbuf* m, uint32_t ip_len, uint32_t depth,
+                                uint16_t* host_port) {
+  const uint8_t* ip = rte_pktmbuf_mtod_offset(m, const uint8_t*, kEtherHeaderLen);
+  const DecapParse p = ParseTunnelPacket(ip, ip_len, ctx.tunnels->decap_ports());
+  if (p.proto == TunnelProto::kNone) return DecapVerdict::kNotTunnel;
+  if (!p.ok) {
+    forward_internal::Drop(ctx, m, p.drop);
+    return DecapVerdict::kConsumed;
+  }
+  const TunnelEntry* t = ctx.tunnels->FindVxlan(p.outer_dst, p.dst_port, p.vni);
+  if (t == nullptr) {
+    forward_internal::Drop(ctx, m, DropReason::kVxlanUnknownVni);
+    return DecapVerdict::kConsumed;
+  }
+  if (p.outer_src != t->remote) {
+    tunnel_internal::TunnelDrop(ctx, *t, m, DropReason::kTunnelWrongSource);
+    return DecapVerdict::kConsumed;
+  }
+  if (depth != 0) {
+    tunnel_internal::TunnelDrop(ctx, *t, m, DropReason::kTunnelNested);
+    return DecapVerdict::kConsumed;
+  }
+  const uint8_t* inner = ip + p.inner_offset;
+  if (LoadBe16(inner + 12) != kEtherTypeIpv4) {
+    tunnel_internal::TunnelDrop(ctx, *t, m, DropReason::kTunnelInnerNotIpv4);
+    return DecapVerdict::kConsumed;
+  }
+  rte_pktmbuf_adj(m, static_cast<uint16_t>(kEtherHeaderLen + p.inner_offset));
+  if (rte_pktmbuf_pkt_len(m) > p.inner_len) {
+    rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - p.inner_len));
+  }
+  TunnelCounters& c = ctx.counters->tunnels[t->id];
+  c.decap_packets.Add(1);
+  c.decap_bytes.Add(p.inner_len - kEtherHeaderLen);
+  *host_port = t->host_port;
+  return DecapVerdict::kInner;
+}
+
+}  // namespace isthmus
