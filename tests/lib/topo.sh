@@ -296,3 +296,97 @@ topo_stop_daemon() {
 
 # topo_reload_signal: SIGHUP to the daemon (re-reads TOPO_CONFIG).
 topo_reload_signal() { kill -s HUP "${ISTHMUSD_PID}"; }
+
+# ------------------------------------------- several isthmusd in one test
+# For scenarios with more than one appliance (two regions joined by a
+# tunnel, ...). Each instance has a short NAME, runs in a namespace of its
+# own and keeps its config, admin socket, runtime directory and log under
+# ${TEST_TMP}/NAME/ (config and log carry NAME in their file names, so the
+# artifacts tests/run collects into one directory do not overwrite each
+# other). The test writes "$(nva_config NAME)" itself, with
+# "admin: socket: $(nva_socket NAME)"; fail() shows the end of every
+# instance's log (start_bg records it).
+
+declare -gA _NVA_NS=() _NVA_PID=()
+
+nva_dir() { printf '%s/%s\n' "${TEST_TMP}" "$1"; }
+nva_config() { printf '%s/%s/isthmusd-%s.yaml\n' "${TEST_TMP}" "$1" "$1"; }
+nva_socket() { printf '%s/%s/isthmusd.sock\n' "${TEST_TMP}" "$1"; }
+nva_log() { printf '%s/%s/isthmusd-%s.log\n' "${TEST_TMP}" "$1" "$1"; }
+nva_pid() { printf '%s\n' "${_NVA_PID[$1]:-}"; }
+
+# nva_prepare NAME NS: the instance's directory, before its config is written.
+nva_prepare() {
+  local name="$1" short="$2"
+  _it_require_ns "${short}"
+  mkdir -p "$(nva_dir "${name}")/runtime" || fail "cannot create $(nva_dir "${name}")"
+  _NVA_NS[${name}]="${short}"
+}
+
+# nva_ctl NAME ARGS...: isthmusctl against instance NAME.
+nva_ctl() {
+  local name="$1"
+  shift
+  ns_exec "${_NVA_NS[${name}]}" "${ISTHMUSCTL}" --socket "$(nva_socket "${name}")" "$@"
+}
+
+# nva_start NAME IFNAME...: starts instance NAME (nva_prepare'd, config
+# written) in its namespace and returns at once; IFNAMEs are the veths its
+# ports attach to (an XDP program left by a killed run would make an AF_XDP
+# start fail, so it is detached first). Wait with nva_wait_ready.
+nva_start() {
+  local name="$1" ifname
+  shift
+  topo_require_daemon
+  [[ -n "${_NVA_NS[${name}]:-}" ]] || fail "nva_start ${name}: call nva_prepare first"
+  [[ -s "$(nva_config "${name}")" ]] || fail "nva_start ${name}: no config at $(nva_config "${name}")"
+  for ifname in "$@"; do
+    ns_exec "${_NVA_NS[${name}]}" ip link set dev "${ifname}" xdp off 2>/dev/null
+  done
+  start_bg "${_NVA_NS[${name}]}" "$(nva_log "${name}")" env RUNTIME_DIRECTORY="$(nva_dir "${name}")/runtime" \
+    "${ISTHMUSD}" --config "$(nva_config "${name}")"
+  _NVA_PID[${name}]="${BG_PID}"
+}
+
+# nva_ports_up NAME PORT...: isthmusctl answers and each PORT's link is up.
+nva_ports_up() {
+  local name="$1" json port
+  shift
+  json="$(nva_ctl "${name}" show ports --json 2>/dev/null)" || return 1
+  for port in "$@"; do
+    jq -e --arg p "${port}" 'first(.[] | select(.name == $p)) | .link_up == true' <<<"${json}" >/dev/null ||
+      return 1
+  done
+}
+
+# nva_wait_ready NAME PORT...: waits (TOPO_DAEMON_START_TIMEOUT_S) until
+# nva_ports_up; fails if the daemon exits or never gets there.
+nva_wait_ready() {
+  local name="$1" deadline=$((SECONDS + TOPO_DAEMON_START_TIMEOUT_S))
+  until nva_ports_up "$@"; do
+    is_running "${_NVA_PID[${name}]}" || fail "isthmusd ${name} exited during start-up"
+    ((SECONDS < deadline)) || fail "isthmusd ${name}: ports not up within ${TOPO_DAEMON_START_TIMEOUT_S} s"
+    sleep "${IT_POLL_INTERVAL_S}"
+  done
+  info "isthmusd ${name} running (pid ${_NVA_PID[${name}]}, ${IT_DRIVER}), ports up"
+}
+
+# nva_stop NAME [TIMEOUT_S]: SIGTERM, wait, return the exit status.
+nva_stop() {
+  local status=0
+  stop_bg "${_NVA_PID[$1]}" TERM "${2:-10}" || status=$?
+  return "${status}"
+}
+
+# nva_diag NAME [SHOW...]: prints the daemon's view for a failure report
+# (default: tunnels, bgp summary, fib), never failing itself.
+nva_diag() {
+  local name="$1" what
+  shift
+  [[ $# -gt 0 ]] || set -- "tunnels" "bgp summary" "fib"
+  for what in "$@"; do
+    printf '  ---- %s: isthmusctl show %s\n' "${name}" "${what}"
+    # shellcheck disable=SC2086  # "bgp summary" is two words
+    nva_ctl "${name}" show ${what} 2>&1 | sed 's/^/  | /'
+  done
+}
