@@ -60,6 +60,25 @@ namespace isthmus {
     "the kernel sent a non-IPv4 frame on a tunnel's host interface")                 \
   X(kTunnelNoHeadroom, "tunnel_no_headroom",                                         \
     "no room in the buffer for the outer headers")                                   \
+  X(kEspReplayed, "esp_replayed",                                                    \
+    "ESP sequence number already received inside the anti-replay window (RFC 4303 3.4.3)") \
+  X(kEspOutsideWindow, "esp_outside_window",                                        \
+    "ESP sequence number older than the anti-replay window (RFC 4303 3.4.3)")        \
+  X(kEspAuthFailed, "esp_auth_failed",                                              \
+    "ESP ICV did not verify: tampered packet or wrong key (RFC 4303 3.4.4)")         \
+  X(kEspWrongSpi, "esp_wrong_spi", "ESP SPI matches no inbound SA of a tunnel at that address (RFC 4303 3.4.2)") \
+  X(kEspWrongSource, "esp_wrong_source", "ESP outer source is not the tunnel's remote endpoint") \
+  X(kEspWrongDestination, "esp_wrong_destination",                                  \
+    "ESP outer destination is not the SA's local endpoint")                          \
+  X(kEspMalformed, "esp_malformed",                                                 \
+    "ESP packet truncated, inconsistent lengths, bad padding or next header not IPv4") \
+  X(kEspExpired, "esp_sa_expired", "ESP SA hard lifetime reached (RFC 4301 4.4.2.1): rekey needed") \
+  X(kEspSeqExhausted, "esp_seq_exhausted",                                          \
+    "outbound ESP sequence numbers used up (RFC 4303 3.3.3): rekey needed")           \
+  X(kEspNoRoom, "esp_no_room", "buffer lacks headroom or tailroom for the ESP encapsulation") \
+  X(kEspCryptoError, "esp_crypto_error", "the crypto device failed the ESP operation") \
+  X(kEspHandoffFull, "esp_handoff_full",                                            \
+    "the ring to the worker that owns the tunnel's SAs was full")                    \
   X(kBug, "bug", "internal invariant violated (a bug: please report)")
 
 enum class DropReason : uint8_t {

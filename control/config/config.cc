@@ -737,6 +737,14 @@ std::string_view ToString(TunnelType t) {
   return "unknown";
 }
 
+std::string_view ToString(IpsecCipher c) {
+  switch (c) {
+    case IpsecCipher::kAes128Gcm: return "aes-128-gcm";
+    case IpsecCipher::kAes256Gcm: return "aes-256-gcm";
+  }
+  return "?";
+}
+
 std::string_view ToString(TunnelDf d) {
   switch (d) {
     case TunnelDf::kSet: return "set";
@@ -829,12 +837,20 @@ absl::Status CheckReloadable(const Config& running, const Config& next) {
   }
 
   // Each tunnel owns a host interface, a data-plane port and addresses made
-  // at start; only its MSS clamp and DF setting are republished live.
+  // at start; only its MSS clamp and (VXLAN) DF setting are republished
+  // live, and an ipsec tunnel's SAs are replaced live (rekey). ESP's DF is
+  // fixed in the outbound SA, so it needs a restart like the cipher.
   std::vector<TunnelConfig> tunnels_with_running_live_keys = next.tunnels;
   if (tunnels_with_running_live_keys.size() == running.tunnels.size()) {
     for (size_t i = 0; i < running.tunnels.size(); ++i) {
-      tunnels_with_running_live_keys[i].mss_clamp = running.tunnels[i].mss_clamp;
-      tunnels_with_running_live_keys[i].df = running.tunnels[i].df;
+      TunnelConfig& n = tunnels_with_running_live_keys[i];
+      const TunnelConfig& r = running.tunnels[i];
+      n.mss_clamp = r.mss_clamp;
+      if (r.type == TunnelType::kVxlan) n.df = r.df;
+      if (n.ipsec && r.ipsec) {
+        n.ipsec->outbound = r.ipsec->outbound;
+        n.ipsec->inbound = r.ipsec->inbound;
+      }
     }
   }
   require_same(tunnels_with_running_live_keys == running.tunnels, "tunnels");

@@ -69,8 +69,8 @@ struct StaticRoute {
   friend auto operator<=>(const StaticRoute&, const StaticRoute&) = default;
 };
 
-// `tunnels:` (docs/configuration.md). Only vxlan is accepted today; ipsec
-// has its enum value so the data plane's tunnel kind can follow it.
+// `tunnels:` (docs/configuration.md): vxlan (RFC 7348) or ipsec (ESP
+// tunnel mode, RFC 4303).
 enum class TunnelType { kVxlan, kIpsec };
 std::string_view ToString(TunnelType t);
 enum class TunnelDf { kSet, kClear, kInherit };
@@ -81,6 +81,32 @@ struct MssClampConfig {
   Mode mode = Mode::kOff;
   uint32_t value = 0;  // kFixed only
   friend bool operator==(const MssClampConfig&, const MssClampConfig&) = default;
+};
+
+// One direction of an ESP SA: its SPI and the file holding its key and
+// salt (dataplane/ipsec/esp_key_file.h). The key itself is never kept in
+// the configuration: the daemon reads the file when it creates the SA.
+struct IpsecSaConfig {
+  uint32_t spi = 0;
+  std::string key_file;
+  friend bool operator==(const IpsecSaConfig&, const IpsecSaConfig&) = default;
+};
+
+enum class IpsecCipher { kAes128Gcm, kAes256Gcm };
+std::string_view ToString(IpsecCipher c);
+
+// `ipsec:` of a tunnel with type ipsec.
+struct IpsecConfig {
+  IpsecCipher cipher = IpsecCipher::kAes128Gcm;
+  bool esn = true;                // 64-bit extended sequence numbers (RFC 4303 2.2.1)
+  uint32_t replay_window = 1024;  // RFC 4303 3.4.3; a power of two 32-65536
+  bool udp_encap = false;         // RFC 3948, UDP port 4500
+  IpsecSaConfig outbound;
+  std::vector<IpsecSaConfig> inbound;  // old + new during a make-before-break rekey
+  uint64_t lifetime_packets = 0;  // hard limits, 0 = none (RFC 4301 4.4.2.1)
+  uint64_t lifetime_bytes = 0;
+  uint64_t lifetime_seconds = 0;
+  friend bool operator==(const IpsecConfig&, const IpsecConfig&) = default;
 };
 
 struct TunnelConfig {
@@ -95,6 +121,7 @@ struct TunnelConfig {
   uint16_t dst_port = 4789;
   std::string interface;          // host interface (kernel) name
   TunnelDf df = TunnelDf::kSet;
+  std::optional<IpsecConfig> ipsec;  // type ipsec only
   friend bool operator==(const TunnelConfig&, const TunnelConfig&) = default;
 };
 
@@ -132,8 +159,9 @@ absl::StatusOr<Config> LoadConfigText(const std::string& text, const std::string
 // keys that would need one. In `bgp`, peers, policies, networks and the
 // multipath and graceful-restart settings are live; asn, router_id,
 // listen_port, listen_address and adding or removing the section need a
-// restart. Of `tunnels`, only mss_clamp and df are live; adding, removing or
-// changing anything else about a tunnel needs a restart.
+// restart. Of `tunnels`, mss_clamp and df (vxlan) are live, and so are an
+// ipsec tunnel's ipsec.outbound and ipsec.inbound (rekey); adding, removing
+// or changing anything else about a tunnel needs a restart.
 absl::Status CheckReloadable(const Config& running, const Config& next);
 
 }  // namespace isthmus

@@ -1,5 +1,6 @@
-// The `tunnels:` section: point-to-point VXLAN tunnels (RFC 7348) between
-// appliances, each with a host interface carrying its overlay address.
+// The `tunnels:` section: point-to-point VXLAN (RFC 7348) and ESP tunnel
+// mode (RFC 4303) tunnels between appliances, each with a host interface
+// carrying its overlay address.
 
 #include "control/config/tunnel_section.h"
 
@@ -7,7 +8,9 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "dataplane/ipsec/esp_key_file.h"
 
 namespace isthmus::config_internal {
 namespace {
@@ -24,8 +27,21 @@ constexpr size_t kMaxIfNameLen = 15;
 constexpr uint8_t kMaxOverlayLen = 31;     // a point-to-point link needs a peer address
 constexpr absl::string_view kDefaultInterfacePrefix = "tun-";
 
-constexpr absl::string_view kTypeNames[] = {"vxlan"};
-constexpr TunnelType kTypes[] = {TunnelType::kVxlan};
+constexpr absl::string_view kTypeNames[] = {"vxlan", "ipsec"};
+constexpr TunnelType kTypes[] = {TunnelType::kVxlan, TunnelType::kIpsec};
+constexpr absl::string_view kCipherNames[] = {"aes-128-gcm", "aes-256-gcm"};
+constexpr IpsecCipher kCiphers[] = {IpsecCipher::kAes128Gcm, IpsecCipher::kAes256Gcm};
+// ESP (dataplane/ipsec/esp_types.h, tunnel.h kMaxEspInboundSas).
+constexpr uint64_t kMinSpi = 256;  // RFC 4303 2.1: 0 and 1-255 are reserved
+constexpr uint64_t kMaxSpi = 0xffffffff;
+constexpr uint64_t kMinReplayWindow = 32;
+constexpr uint64_t kMaxReplayWindow = 65536;
+constexpr size_t kMaxInboundSas = 4;
+constexpr size_t kMaxLifetimeDigits = 19;  // below 2^64
+constexpr absl::string_view kSpiRule = "an SPI 256-4294967295 (0 and 1-255 are reserved, RFC 4303 2.1)";
+constexpr absl::string_view kKeyFileRule =
+    "an absolute path to a regular file of mode 0600 or 0400 holding the key and 4-byte salt as hex "
+    "(40 hex digits for aes-128-gcm, 72 for aes-256-gcm)";
 constexpr absl::string_view kDfNames[] = {"set", "clear", "inherit"};
 constexpr TunnelDf kDfModes[] = {TunnelDf::kSet, TunnelDf::kClear, TunnelDf::kInherit};
 
@@ -103,10 +119,9 @@ class TunnelReader {
         {"vni",
          [&](const YAML::Node& v, const std::string& p) {
            const auto vni = ReadUint(v, p, {1, kMaxVni}, diag_);
-           if (vni && ClaimUnique(vni_owners_, absl::StrCat(*vni), v, p, "a VNI", diag_)) {
-             t.vni = static_cast<uint32_t>(*vni);
-           }
+           if (vni) t.vni = static_cast<uint32_t>(*vni);
          }},
+        {"ipsec", [&](const YAML::Node& v, const std::string& p) { t.ipsec = ReadIpsec(v, p); }},
         {"overlay",
          [&](const YAML::Node& v, const std::string& p) {
            if (const auto a = ReadOverlay(v, p)) {
@@ -141,13 +156,13 @@ class TunnelReader {
     const SeenKeys seen = WalkMap(node, path, fields, /*allow_empty=*/false, diag_);
     if (!node.IsMap()) return;
     for (const auto& [key, rule] : {std::pair<absl::string_view, absl::string_view>{"name", kNameRule},
-                                    {"type", "vxlan"},
+                                    {"type", "vxlan, ipsec"},
                                     {"local", "our underlay IPv4 address, e.g. 192.0.2.1"},
                                     {"remote", "the peer's underlay IPv4 address, e.g. 192.0.2.2"},
-                                    {"vni", "a VNI 1-16777215"},
                                     {"overlay", kOverlayRule}}) {
       if (!seen.contains(key)) diag_.Add(node, JoinPath(path, key), "missing required key", rule);
     }
+    if (seen.contains("type")) CheckKindKeys(node, path, seen, t);
     if (seen.contains("local") && seen.contains("remote") && t.local == t.remote && parsed.has_remote) {
       diag_.Add(parsed.remote_node, JoinPath(path, "remote"), "is the same address as local",
                 "the peer's underlay address, different from ours");
@@ -161,6 +176,189 @@ class TunnelReader {
       }
     }
     parsed_.push_back(std::move(parsed));
+  }
+
+  // Keys that belong to one tunnel type only.
+  void CheckKindKeys(const YAML::Node& node, const std::string& path, const SeenKeys& seen, TunnelConfig& t) {
+    const bool ipsec = t.type == TunnelType::kIpsec;
+    if (!ipsec && !seen.contains("vni")) diag_.Add(node, JoinPath(path, "vni"), "missing required key", "a VNI 1-16777215");
+    if (ipsec && !seen.contains("ipsec")) {
+      diag_.Add(node, JoinPath(path, "ipsec"), "missing required key",
+                "a map with cipher, outbound {spi, key_file} and inbound [{spi, key_file}, ...]");
+    }
+    const absl::string_view other = ipsec ? "vxlan" : "ipsec";
+    for (absl::string_view key : ipsec ? std::vector<absl::string_view>{"vni", "dst_port"}
+                                       : std::vector<absl::string_view>{"ipsec"}) {
+      auto it = seen.find(key);
+      if (it == seen.end()) continue;
+      diag_.Add(it->second, JoinPath(path, key), absl::StrCat("applies to type ", other, " only"),
+                absl::StrCat("omit it for a type ", ipsec ? "ipsec" : "vxlan", " tunnel"));
+    }
+    if (ipsec) {
+      t.vni = 0;
+      if (auto it = seen.find("df"); it != seen.end() && t.df == TunnelDf::kInherit) {
+        diag_.Add(it->second, JoinPath(path, "df"), "inherit is not offered for ipsec (DF is fixed in the SA)",
+                  "set, clear");
+      }
+    } else {
+      t.ipsec.reset();
+      if (auto it = seen.find("vni"); it != seen.end() && t.vni != 0) {
+        ClaimUnique(vni_owners_, absl::StrCat(t.vni), it->second, JoinPath(path, "vni"), "a VNI", diag_);
+      }
+    }
+  }
+
+  // `ipsec:` (docs/configuration.md). Key files are read here, with the
+  // cipher the map names wherever it appears, so a bad key or file mode
+  // stops a load or reload before anything changes; the keys are dropped
+  // right after (the daemon reads them again when it builds the SAs).
+  std::optional<IpsecConfig> ReadIpsec(const YAML::Node& node, const std::string& path) {
+    IpsecConfig c;
+    std::vector<KeyRef> keys;
+    bool ok = true;
+    const Field fields[] = {
+        {"cipher",
+         [&](const YAML::Node& v, const std::string& p) {
+           if (const auto choice = ReadChoice(v, p, kCipherNames, diag_)) c.cipher = kCiphers[*choice];
+         }},
+        {"esn",
+         [&](const YAML::Node& v, const std::string& p) {
+           if (const auto b = ReadBool(v, p, diag_)) c.esn = *b;
+         }},
+        {"replay_window",
+         [&](const YAML::Node& v, const std::string& p) {
+           const auto w = ReadUint(v, p, {kMinReplayWindow, kMaxReplayWindow}, diag_);
+           if (w && (*w & (*w - 1)) != 0) {
+             diag_.Add(v, p, absl::StrCat(*w, " is not a power of two"), "a power of two 32-65536 (default 1024)");
+           } else if (w) {
+             c.replay_window = static_cast<uint32_t>(*w);
+           }
+         }},
+        {"udp_encap",
+         [&](const YAML::Node& v, const std::string& p) {
+           if (const auto b = ReadBool(v, p, diag_)) c.udp_encap = *b;
+         }},
+        {"outbound",
+         [&](const YAML::Node& v, const std::string& p) {
+           if (auto sa = ReadSa(v, p, &keys)) c.outbound = *sa;
+         }},
+        {"inbound",
+         [&](const YAML::Node& v, const std::string& p) {
+           ForEachElement(v, p, "a list of {spi, key_file} maps", diag_, [&](const YAML::Node& e, const std::string& ep) {
+             if (auto sa = ReadSa(e, ep, &keys)) c.inbound.push_back(*sa);
+           });
+           if (c.inbound.size() > kMaxInboundSas) {
+             diag_.Add(v, p, absl::StrCat("lists ", c.inbound.size(), " SAs"),
+                       absl::StrCat("1 to ", kMaxInboundSas, " inbound SAs (old and new during a rekey)"));
+           }
+         }},
+        {"lifetime", [&](const YAML::Node& v, const std::string& p) { ReadLifetime(v, p, &c); }},
+        {"vxlan",
+         [&](const YAML::Node& v, const std::string& p) {
+           ok = false;
+           diag_.Add(v, p, "VXLAN inside ESP is not implemented yet",
+                     "omit ipsec.vxlan: the tunnel carries IPv4 packets in ESP tunnel mode");
+         }},
+    };
+    const SeenKeys seen = WalkMap(node, path, fields, /*allow_empty=*/false, diag_);
+    if (!node.IsMap()) return std::nullopt;
+    if (!seen.contains("outbound")) {
+      diag_.Add(node, JoinPath(path, "outbound"), "missing required key", "a map {spi, key_file}");
+    }
+    if (!seen.contains("inbound")) {
+      diag_.Add(node, JoinPath(path, "inbound"), "missing required key", "a list of {spi, key_file} maps");
+    } else if (c.inbound.empty()) {
+      diag_.Add(seen.at("inbound"), JoinPath(path, "inbound"), "lists no SA",
+                absl::StrCat("1 to ", kMaxInboundSas, " inbound SAs"));
+    }
+    CheckInboundSpis(c, path, seen);
+    const EspCipher cipher = c.cipher == IpsecCipher::kAes256Gcm ? EspCipher::kAes256Gcm : EspCipher::kAes128Gcm;
+    for (const KeyRef& k : keys) {
+      const absl::StatusOr<EspKey> key = LoadEspKeyFile(k.file, cipher);
+      if (!key.ok()) diag_.Add(k.node, k.path, key.status().message(), kKeyFileRule);
+    }
+    if (!ok) return std::nullopt;
+    return c;
+  }
+
+  // A key_file to check once the cipher is known.
+  struct KeyRef {
+    YAML::Node node;
+    std::string path;
+    std::string file;
+  };
+
+  std::optional<IpsecSaConfig> ReadSa(const YAML::Node& node, const std::string& path, std::vector<KeyRef>* keys) {
+    IpsecSaConfig sa;
+    bool ok = true;
+    const Field fields[] = {
+        {"spi",
+         [&](const YAML::Node& v, const std::string& p) {
+           std::optional<uint64_t> spi;
+           if (v.IsScalar()) spi = ParseDecimal(v.Scalar(), kMaxIntegerDigits);
+           if (!spi || *spi < kMinSpi || *spi > kMaxSpi) {
+             diag_.Add(v, p, absl::StrCat(Describe(v), " is not a usable SPI"), kSpiRule);
+             ok = false;
+             return;
+           }
+           sa.spi = static_cast<uint32_t>(*spi);
+         }},
+        {"key_file",
+         [&](const YAML::Node& v, const std::string& p) {
+           const auto file = ReadString(v, p, kKeyFileRule, diag_);
+           if (!file) {
+             ok = false;
+           } else if (file->empty() || file->front() != '/') {
+             diag_.Add(v, p, absl::StrCat(Quote(*file), " is not an absolute path"), kKeyFileRule);
+             ok = false;
+           } else {
+             sa.key_file = *file;
+             keys->push_back({v, p, *file});
+           }
+         }},
+    };
+    const SeenKeys seen = WalkMap(node, path, fields, /*allow_empty=*/false, diag_);
+    if (!node.IsMap()) return std::nullopt;
+    for (absl::string_view key : {"spi", "key_file"}) {
+      if (!seen.contains(key)) {
+        diag_.Add(node, JoinPath(path, key), "missing required key", key == "spi" ? kSpiRule : kKeyFileRule);
+        ok = false;
+      }
+    }
+    if (!ok) return std::nullopt;
+    return sa;
+  }
+
+  void ReadLifetime(const YAML::Node& node, const std::string& path, IpsecConfig* c) {
+    constexpr absl::string_view kRule = "0 (no limit) or an integer of up to 19 digits";
+    auto reader = [&](uint64_t* out) {
+      return [this, out, kRule](const YAML::Node& v, const std::string& p) {
+        std::optional<uint64_t> n;
+        if (v.IsScalar()) n = ParseDecimal(v.Scalar(), kMaxLifetimeDigits);
+        if (!n) {
+          diag_.Add(v, p, absl::StrCat(Describe(v), " is not a lifetime"), kRule);
+          return;
+        }
+        *out = *n;
+      };
+    };
+    const Field fields[] = {
+        {"packets", reader(&c->lifetime_packets)},
+        {"bytes", reader(&c->lifetime_bytes)},
+        {"seconds", reader(&c->lifetime_seconds)},
+    };
+    WalkMap(node, path, fields, /*allow_empty=*/false, diag_);
+  }
+
+  // Inbound SPIs find the tunnel and the SA of a received packet: unique
+  // within the tunnel and across tunnels.
+  void CheckInboundSpis(const IpsecConfig& c, const std::string& path, const SeenKeys& seen) {
+    auto it = seen.find("inbound");
+    if (it == seen.end()) return;
+    for (size_t i = 0; i < c.inbound.size(); ++i) {
+      ClaimUnique(inbound_spi_owners_, absl::StrCat(c.inbound[i].spi), it->second,
+                  JoinPath(IndexPath(JoinPath(path, "inbound"), i), "spi"), "an inbound SPI", diag_);
+    }
   }
 
   void ReadName(const YAML::Node& node, const std::string& path, std::string* out) {
@@ -279,6 +477,7 @@ class TunnelReader {
   Diagnostics& diag_;
   absl::flat_hash_map<std::string, std::string> name_owners_;
   absl::flat_hash_map<std::string, std::string> vni_owners_;
+  absl::flat_hash_map<std::string, std::string> inbound_spi_owners_;
   std::vector<ParsedTunnel> parsed_;
 };
 

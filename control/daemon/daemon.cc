@@ -7,6 +7,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -97,6 +98,12 @@ Daemon::~Daemon() {
   routes_.reset();
   kernel_mirror_.reset();
   tunnels_.reset();
+  // SAs hold crypto sessions from the ESP context: they go first.
+  tunnel_states_.clear();
+  retired_esp_sas_.clear();
+  esp_context_.reset();
+  for (rte_ring* r : esp_rings_) rte_ring_free(r);
+  esp_rings_.clear();
   fib_.reset();
   neighbors_.reset();
   if (pool_ != nullptr) rte_mempool_free(pool_);
@@ -422,6 +429,7 @@ absl::Status Daemon::StartWorkers() {
   tables.ports = port_info_.data();
   tables.port_count = static_cast<uint16_t>(port_info_.size());
   tables.tunnels = tunnel_states_.empty() ? nullptr : tunnels_.get();
+  tables.esp_rings = esp_rings_.empty() ? nullptr : esp_rings_.data();
   unsigned lcore = rte_get_next_lcore(-1, 1, 0);
   for (uint32_t w = 0; w < n; ++w) {
     if (lcore >= RTE_MAX_LCORE) return absl::InternalError("not enough worker lcores");
@@ -429,6 +437,7 @@ absl::Status Daemon::StartWorkers() {
     wp.id = w;
     wp.burst = config_.dataplane.burst;
     wp.punt_rate_pps = config_.dataplane.punt_rate_pps;
+    wp.esp = esp_context_ != nullptr;
     wp.tx.resize(port_info_.size());
     for (uint16_t port = 0; port < port_info_.size(); ++port) {
       wp.tx[port] = TxQueue{port, 0, n > 1 ? tx_locks_[port].get() : nullptr};
@@ -664,6 +673,7 @@ absl::Status Daemon::Run() {
     }
     ServiceNeighborRequests();
     tunnels_->Reclaim();
+    ReclaimEspSas();
     if (watchdog && std::chrono::steady_clock::now() - last_watchdog > std::chrono::microseconds(watchdog_usec / 3)) {
       sd_notify(0, "WATCHDOG=1");
       last_watchdog = std::chrono::steady_clock::now();

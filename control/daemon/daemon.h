@@ -23,6 +23,8 @@
 #include "control/netlink/netlink_monitor.h"
 #include "control/routing/route_table.h"
 #include "dataplane/fib/fib.h"
+#include "dataplane/ipsec/esp_context.h"
+#include "dataplane/ipsec/esp_sa.h"
 #include "dataplane/neighbor/neighbor_table.h"
 #include "dataplane/tunnel/tunnel_table.h"
 #include "dataplane/worker/worker.h"
@@ -31,6 +33,7 @@
 
 struct rte_mempool;
 struct rte_rcu_qsbr;
+struct rte_ring;
 
 namespace isthmus {
 
@@ -46,6 +49,13 @@ struct PortState {
   std::optional<XdpPuntMaps> xdp;
 };
 
+// One ESP SA direction of an ipsec tunnel and the config it came from
+// (an SA is replaced when its SPI or key file changes).
+struct EspSaState {
+  IpsecSaConfig config;
+  std::unique_ptr<EspSa> sa;
+};
+
 // A configured tunnel as the control thread knows it (tunnels.cc).
 struct TunnelState {
   TunnelConfig config;
@@ -53,6 +63,9 @@ struct TunnelState {
   uint16_t host_port = 0;      // DPDK port id of the host TAP
   int ifindex = 0;             // the host TAP in the kernel
   uint32_t mtu = 0;            // effective (configured or derived)
+  // ipsec only; guarded by Daemon::esp_mu_ (the metrics thread reads stats).
+  EspSaState esp_outbound;
+  std::vector<EspSaState> esp_inbound;
 };
 
 class Daemon {
@@ -75,6 +88,13 @@ class Daemon {
   uint32_t DefaultTunnelMtu(const TunnelConfig& tc) const;
   TunnelEntry MakeTunnelEntry(const TunnelState& t) const;
   absl::Status ApplyTunnelEndpoints();
+  // ESP (tunnels.cc): SAs built from config, replaced on rekey.
+  absl::StatusOr<std::unique_ptr<EspSa>> CreateEspSa(const TunnelState& t, const IpsecSaConfig& sa, bool outbound);
+  absl::Status BuildEspSas(TunnelState& t, const IpsecConfig& next, std::vector<std::string>* changes);
+  void RetireEspSa(std::unique_ptr<EspSa> sa);
+  void ReclaimEspSas();
+  absl::Status CreateEspRings();
+  nlohmann::json ShowEsp(const TunnelState& t) const;
   void ReloadTunnels(const Config& next, std::vector<std::string>* changes);
   std::string TunnelDownReason(const TunnelState& t) const;
   nlohmann::json ShowTunnels() const;
@@ -121,6 +141,15 @@ class Daemon {
   std::unique_ptr<RouteTable> routes_;
   std::unique_ptr<TunnelTable> tunnels_;
   std::vector<TunnelState> tunnel_states_;
+  std::unique_ptr<EspContext> esp_context_;      // set when an ipsec tunnel exists
+  std::vector<rte_ring*> esp_rings_;             // per worker, with ipsec tunnels and 2+ workers
+  struct RetiredEspSa {
+    std::unique_ptr<EspSa> sa;
+    uint64_t token;
+  };
+  std::deque<RetiredEspSa> retired_esp_sas_;     // freed after an RCU grace period
+  std::vector<std::unique_ptr<EspSa>> pending_retire_;  // unlisted by BuildEspSas, retired after publishing
+  mutable absl::Mutex esp_mu_;                   // SA objects vs the metrics thread
   std::vector<PortState> ports_;                 // data ports first, then TAPs
   std::vector<PortInfo> port_info_;              // indexed by DPDK port id
   std::vector<std::unique_ptr<rte_spinlock_t>> tx_locks_;

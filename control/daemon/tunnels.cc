@@ -2,12 +2,18 @@
 // kernel interface, carrying the overlay address, ARP off: a point-to-point
 // L3 link), an immutable TunnelEntry in the TunnelTable the workers read,
 // its overlay as a connected subnet that resolves to kTunnel next hops, and
-// its endpoint in the XDP program's tunnel_endpoints map.
+// its endpoint in the XDP program's tunnel_endpoints map. An ipsec tunnel
+// also owns its ESP SAs (one outbound, one or more inbound), all run by one
+// worker (the tunnel's owner; the others hand packets over), replaced
+// make-before-break on reload.
 
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,6 +23,9 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "dataplane/ipsec/esp_key_file.h"
+#include "dataplane/ipsec/esp_parse.h"
 #include "control/daemon/daemon.h"
 #include "control/netlink/interface_control.h"
 #include "dataplane/port/port.h"
@@ -27,6 +36,28 @@ namespace isthmus {
 namespace {
 
 constexpr uint32_t kTcpIpHeaders = 40;  // MSS = MTU - IPv4 and TCP headers (RFC 9293 3.7.1)
+// ESP tunnel mode: outer IPv4 [+ UDP 4500] + SPI/sequence + IV, then at most
+// 3 bytes of padding, pad length and next header, and the ICV (RFC 4303 2,
+// RFC 4106): 57 bytes, 65 with UDP encapsulation.
+constexpr uint32_t kEspMaxPadding = kEspAlign - 1;
+constexpr uint32_t EspMtuOverhead(bool udp_encap) {
+  return kIpv4MinHeaderLen + (udp_encap ? kUdpHeaderLen : 0) + kEspHeaderLen + kEspGcmIvLen + kEspMaxPadding +
+         kEspTrailerLen + kEspGcmIcvLen;
+}
+// Soft lifetime (time to rekey, shown in `show tunnels`) at 90% of the hard one.
+constexpr uint64_t kSoftLifetimePercent = 90;
+constexpr uint64_t kPercent = 100;
+constexpr unsigned kEspRingSize = 4096;
+
+uint64_t SoftLimit(uint64_t hard) { return hard / kPercent * kSoftLifetimePercent; }
+
+uint32_t TunnelOverhead(const TunnelConfig& tc) {
+  return tc.type == TunnelType::kIpsec ? EspMtuOverhead(tc.ipsec && tc.ipsec->udp_encap) : kVxlanMtuOverhead;
+}
+
+EspCipher ToEspCipher(IpsecCipher c) { return c == IpsecCipher::kAes256Gcm ? EspCipher::kAes256Gcm : EspCipher::kAes128Gcm; }
+
+std::string SpiText(uint32_t spi) { return absl::StrFormat("0x%08x", spi); }
 
 // ARP off on the host TAP: the kernel addresses frames to the TAP's own MAC
 // (NUD_NOARP) and the data plane writes the inner Ethernet header anyway.
@@ -84,17 +115,17 @@ uint32_t Daemon::DefaultTunnelMtu(const TunnelConfig& tc) const {
   for (size_t i = 0; i < config_.ports.size() && i < ports_.size(); ++i) {
     const PortConfig& pc = config_.ports[i];
     smallest = std::min(smallest, pc.mtu);
-    if (pc.address && pc.address->host == tc.local) return pc.mtu - kVxlanMtuOverhead;
+    if (pc.address && pc.address->host == tc.local) return pc.mtu - TunnelOverhead(tc);
     auto addresses = GetIpv4Addresses(ports_[i].ifindex);
     if (!addresses.ok()) continue;
     for (const InterfaceAddress& a : *addresses) {
-      if (a.host == tc.local) return pc.mtu - kVxlanMtuOverhead;
+      if (a.host == tc.local) return pc.mtu - TunnelOverhead(tc);
     }
   }
   if (smallest == UINT32_MAX) smallest = 1500;
   spdlog::warn("tunnel {}: local {} is on no data port yet; MTU from the smallest port MTU", tc.name,
                ToString(tc.local));
-  return smallest - kVxlanMtuOverhead;
+  return smallest - TunnelOverhead(tc);
 }
 
 TunnelEntry Daemon::MakeTunnelEntry(const TunnelState& t) const {
@@ -111,7 +142,149 @@ TunnelEntry Daemon::MakeTunnelEntry(const TunnelState& t) const {
   e.host_port = t.host_port;
   e.inner_mac = DerivedInnerMac(t.config.local.value);
   e.remote_inner_mac = DerivedInnerMac(t.config.remote.value);
+  if (e.kind == TunnelKind::kIpsec) {
+    // The owner runs every SA of the tunnel (sequence numbers and replay
+    // windows are single-writer state); tunnels spread over the workers.
+    e.esp.owner_worker = t.id % std::max(1u, config_.dataplane.workers);
+    e.esp.outbound = t.esp_outbound.sa.get();
+    for (const EspSaState& in : t.esp_inbound) {
+      if (e.esp.inbound_count == kMaxEspInboundSas) break;
+      e.esp.inbound_spi[e.esp.inbound_count] = in.config.spi;
+      e.esp.inbound[e.esp.inbound_count++] = in.sa.get();
+    }
+  }
   return e;
+}
+
+absl::StatusOr<std::unique_ptr<EspSa>> Daemon::CreateEspSa(const TunnelState& t, const IpsecSaConfig& sa,
+                                                          bool outbound) {
+  const IpsecConfig& c = *t.config.ipsec;
+  EspSaParams params;
+  params.spi = sa.spi;
+  params.cipher = ToEspCipher(c.cipher);
+  absl::StatusOr<EspKey> key = LoadEspKeyFile(sa.key_file, params.cipher);
+  if (!key.ok()) return key.status();
+  params.key = std::move(*key);
+  params.local_ip = t.config.local.value;
+  params.remote_ip = t.config.remote.value;
+  params.esn = c.esn;
+  params.replay_window = c.replay_window;
+  params.udp_encap = c.udp_encap;
+  params.dont_fragment = t.config.df != TunnelDf::kClear;
+  params.hard = {c.lifetime_packets, c.lifetime_bytes, c.lifetime_seconds};
+  params.soft = {SoftLimit(c.lifetime_packets), SoftLimit(c.lifetime_bytes), SoftLimit(c.lifetime_seconds)};
+  auto created = outbound ? EspSa::CreateOutbound(*esp_context_, params) : EspSa::CreateInbound(*esp_context_, params);
+  params.key.Wipe();
+  return created;
+}
+
+// Builds the SAs `next` lists into `t`, keeping every SA whose SPI and key
+// file are unchanged (its sequence number or replay window carries on) and
+// creating the others. Nothing changes unless every new SA could be made.
+// The SAs no longer listed are returned to the caller through `t`'s
+// previous vectors being swapped: see ReloadTunnels.
+absl::Status Daemon::BuildEspSas(TunnelState& t, const IpsecConfig& next, std::vector<std::string>* changes) {
+  auto reuse = [](std::vector<EspSaState>& pool, const IpsecSaConfig& want) -> std::unique_ptr<EspSa> {
+    for (EspSaState& s : pool) {
+      if (s.sa != nullptr && s.config == want) return std::move(s.sa);
+    }
+    return nullptr;
+  };
+  // Everything the tunnel holds now is a candidate for reuse.
+  std::vector<EspSaState> old_out;
+  std::vector<EspSaState> old_in;
+  {
+    absl::MutexLock lock(&esp_mu_);
+    if (t.esp_outbound.sa != nullptr) old_out.push_back(std::move(t.esp_outbound));
+    old_in = std::move(t.esp_inbound);
+    t.esp_inbound.clear();
+  }
+  EspSaState out{next.outbound, reuse(old_out, next.outbound)};
+  absl::Status status;
+  if (out.sa == nullptr) {
+    auto sa = CreateEspSa(t, next.outbound, /*outbound=*/true);
+    if (sa.ok()) {
+      out.sa = std::move(*sa);
+      if (changes) changes->push_back(absl::StrCat("tunnel ", t.config.name, ": outbound SA ", SpiText(next.outbound.spi)));
+    } else {
+      status = absl::Status(sa.status().code(), absl::StrCat("outbound SPI ", SpiText(next.outbound.spi), ": ",
+                                                              sa.status().message()));
+    }
+  }
+  std::vector<EspSaState> in;
+  for (const IpsecSaConfig& want : next.inbound) {
+    if (!status.ok()) break;
+    EspSaState st{want, reuse(old_in, want)};
+    if (st.sa == nullptr) {
+      auto sa = CreateEspSa(t, want, /*outbound=*/false);
+      if (!sa.ok()) {
+        status = absl::Status(sa.status().code(),
+                              absl::StrCat("inbound SPI ", SpiText(want.spi), ": ", sa.status().message()));
+        break;
+      }
+      st.sa = std::move(*sa);
+      if (changes) changes->push_back(absl::StrCat("tunnel ", t.config.name, ": inbound SA ", SpiText(want.spi), " added"));
+    }
+    in.push_back(std::move(st));
+  }
+  absl::MutexLock lock(&esp_mu_);
+  if (!status.ok()) {
+    // Put back what was taken; the new SAs made so far die here (never published).
+    for (EspSaState& s : in) {
+      for (EspSaState& o : old_in) {
+        if (o.sa == nullptr && o.config == s.config) o.sa = std::move(s.sa);
+      }
+    }
+    for (EspSaState& o : old_out) {
+      if (o.sa == nullptr && o.config == out.config) o.sa = std::move(out.sa);
+    }
+    if (!old_out.empty()) t.esp_outbound = std::move(old_out.front());
+    t.esp_inbound = std::move(old_in);
+    return status;
+  }
+  t.esp_outbound = std::move(out);
+  t.esp_inbound = std::move(in);
+  // What is left in old_* is no longer listed: retired once the new entry
+  // is published (the caller publishes right after).
+  for (EspSaState& o : old_out) {
+    if (o.sa != nullptr) {
+      if (changes) changes->push_back(absl::StrCat("tunnel ", t.config.name, ": outbound SA ", SpiText(o.config.spi), " retired"));
+      pending_retire_.push_back(std::move(o.sa));
+    }
+  }
+  for (EspSaState& o : old_in) {
+    if (o.sa != nullptr) {
+      if (changes) changes->push_back(absl::StrCat("tunnel ", t.config.name, ": inbound SA ", SpiText(o.config.spi), " removed"));
+      pending_retire_.push_back(std::move(o.sa));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Called after the entry that no longer points at `sa` is published: the
+// SA is freed once every worker has passed a quiescent state.
+void Daemon::RetireEspSa(std::unique_ptr<EspSa> sa) {
+  const uint64_t token = rte_rcu_qsbr_start(rcu_);
+  retired_esp_sas_.push_back({std::move(sa), token});
+}
+
+void Daemon::ReclaimEspSas() {
+  absl::MutexLock lock(&esp_mu_);
+  while (!retired_esp_sas_.empty() && rte_rcu_qsbr_check(rcu_, retired_esp_sas_.front().token, false) == 1) {
+    retired_esp_sas_.pop_front();
+  }
+}
+
+absl::Status Daemon::CreateEspRings() {
+  const uint32_t n = config_.dataplane.workers;
+  if (!esp_context_ || n < 2) return absl::OkStatus();
+  for (uint32_t w = 0; w < n; ++w) {
+    rte_ring* r = rte_ring_create(absl::StrCat("esp_handoff_", w).c_str(), kEspRingSize,
+                                  static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
+    if (r == nullptr) return absl::ResourceExhaustedError(absl::StrCat("cannot create ESP handoff ring: ", rte_strerror(rte_errno)));
+    esp_rings_.push_back(r);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Daemon::CreateTunnel(const TunnelConfig& tc, uint32_t id) {
@@ -138,10 +311,19 @@ absl::Status Daemon::CreateTunnel(const TunnelConfig& tc, uint32_t id) {
   s.Update(SetLinkMtu(t.ifindex, t.mtu));
   if (absl::Status a = AddIpv4Address(t.ifindex, tc.overlay); !a.ok() && !absl::IsAlreadyExists(a)) s.Update(a);
   if (!s.ok()) return absl::Status(s.code(), absl::StrCat("tunnel ", tc.name, ": ", s.message()));
+  if (tc.type == TunnelType::kIpsec) {
+    if (absl::Status e = BuildEspSas(t, *tc.ipsec, nullptr); !e.ok()) {
+      return absl::Status(e.code(), absl::StrCat("tunnel ", tc.name, ": ", e.message()));
+    }
+  }
   if (absl::Status p = tunnels_->Publish(MakeTunnelEntry(t)); !p.ok()) return p;
-  spdlog::info("tunnel {}: {} {} -> {} vni {} overlay {}/{} on {} (port {}), mtu {}", tc.name, std::string(ToString(tc.type)),
-               ToString(tc.local), ToString(tc.remote), tc.vni, ToString(tc.overlay.host), tc.overlay.subnet.len,
-               tc.interface, port_id, t.mtu);
+  const std::string detail = tc.type == TunnelType::kIpsec
+                                 ? absl::StrCat("spi out ", SpiText(tc.ipsec->outbound.spi), " ",
+                                                std::string(ToString(tc.ipsec->cipher)))
+                                 : absl::StrCat("vni ", tc.vni);
+  spdlog::info("tunnel {}: {} {} -> {} {} overlay {}/{} on {} (port {}), mtu {}", tc.name,
+               std::string(ToString(tc.type)), ToString(tc.local), ToString(tc.remote), detail,
+               ToString(tc.overlay.host), tc.overlay.subnet.len, tc.interface, port_id, t.mtu);
   tunnel_states_.push_back(std::move(t));
   return absl::OkStatus();
 }
@@ -151,11 +333,15 @@ absl::Status Daemon::CreateTunnels() {
   std::map<uint16_t, uint32_t> tunnel_ports;
   for (uint32_t id = 0; id < config_.tunnels.size(); ++id) {
     const TunnelConfig& tc = config_.tunnels[id];
-    if (tc.type != TunnelType::kVxlan) {
-      return absl::UnimplementedError(absl::StrCat("tunnel ", tc.name, ": type ", std::string(ToString(tc.type)),
-                                                   " is not supported by this build"));
-    }
-    if (!ports.IsVxlan(tc.dst_port)) {
+    if (tc.type == TunnelType::kIpsec) {
+      if (!esp_context_) {
+        // One crypto device and session pool for every SA (dataplane/ipsec).
+        auto ctx = EspContext::Create(static_cast<int>(rte_socket_id()));
+        if (!ctx.ok()) return absl::Status(ctx.status().code(), absl::StrCat("ipsec: ", ctx.status().message()));
+        esp_context_ = std::move(*ctx);
+      }
+      ports.esp = true;
+    } else if (!ports.IsVxlan(tc.dst_port)) {
       if (ports.vxlan_count == DecapPorts::kMax) {
         return absl::InvalidArgumentError(
             absl::StrCat("tunnels use more than ", DecapPorts::kMax, " different dst_port values"));
@@ -166,13 +352,20 @@ absl::Status Daemon::CreateTunnels() {
     tunnel_ports[tunnel_states_.back().host_port] = id;
   }
   routes_->SetTunnelPorts(std::move(tunnel_ports));
+  if (absl::Status r = CreateEspRings(); !r.ok()) return r;
   return tunnels_->SetDecapPorts(ports);
 }
 
 absl::Status Daemon::ApplyTunnelEndpoints() {
   std::vector<XdpPuntMaps::TunnelEndpoint> endpoints;
   for (const TunnelState& t : tunnel_states_) {
-    endpoints.push_back({t.config.local.value, IPPROTO_UDP, t.config.dst_port});
+    if (t.config.type == TunnelType::kIpsec) {
+      // Inbound SAs accept ESP and UDP/4500 ESP alike (NAT may appear).
+      endpoints.push_back({t.config.local.value, IPPROTO_ESP, 0});
+      endpoints.push_back({t.config.local.value, IPPROTO_UDP, kEspNatTraversalPort});
+    } else {
+      endpoints.push_back({t.config.local.value, IPPROTO_UDP, t.config.dst_port});
+    }
   }
   absl::Status status;
   for (PortState& p : ports_) {
@@ -182,18 +375,35 @@ absl::Status Daemon::ApplyTunnelEndpoints() {
 }
 
 void Daemon::ReloadTunnels(const Config& next, std::vector<std::string>* changes) {
-  // CheckReloadable allowed only mss_clamp and df to differ.
+  // CheckReloadable allowed only mss_clamp, df (vxlan) and the SA lists
+  // (ipsec) to differ.
   for (TunnelState& t : tunnel_states_) {
     const TunnelConfig& n = next.tunnels[t.id];
-    if (n.mss_clamp == t.config.mss_clamp && n.df == t.config.df) continue;
+    const bool rekey = n.ipsec && t.config.ipsec &&
+                       (n.ipsec->outbound != t.config.ipsec->outbound || n.ipsec->inbound != t.config.ipsec->inbound);
+    if (n.mss_clamp == t.config.mss_clamp && n.df == t.config.df && !rekey) continue;
+    if (rekey) {
+      // Make-before-break: the new SAs exist before the entry that uses
+      // them is published; the old ones are freed after a grace period.
+      if (absl::Status s = BuildEspSas(t, *n.ipsec, changes); !s.ok()) {
+        changes->push_back(absl::StrCat("error: tunnel ", t.config.name, ": SAs kept as they were: ", s.message()));
+        continue;
+      }
+      t.config.ipsec->outbound = n.ipsec->outbound;
+      t.config.ipsec->inbound = n.ipsec->inbound;
+    }
     t.config.mss_clamp = n.mss_clamp;
     t.config.df = n.df;
-    if (absl::Status s = tunnels_->Publish(MakeTunnelEntry(t)); !s.ok()) {
-      changes->push_back(absl::StrCat("error: tunnel ", t.config.name, ": ", s.message()));
+    absl::Status published = tunnels_->Publish(MakeTunnelEntry(t));
+    // Old SAs are unreachable from the new entry; free them after the grace period.
+    for (std::unique_ptr<EspSa>& sa : pending_retire_) RetireEspSa(std::move(sa));
+    pending_retire_.clear();
+    if (!published.ok()) {
+      changes->push_back(absl::StrCat("error: tunnel ", t.config.name, ": ", published.message()));
       continue;
     }
-    changes->push_back(absl::StrCat("tunnel ", t.config.name, ": mss_clamp ", MssClampText(n.mss_clamp), ", df ", std::string(
-                                    ToString(n.df))));
+    changes->push_back(absl::StrCat("tunnel ", t.config.name, ": mss_clamp ", MssClampText(n.mss_clamp), ", df ",
+                                    std::string(ToString(n.df))));
   }
 }
 
@@ -230,6 +440,17 @@ void Daemon::SnapshotTunnels(DataplaneSnapshot* snap) const {
       ts.decap_bytes += c.decap_bytes.Get();
       for (size_t r = 0; r < kDropReasonCount; ++r) ts.drops[r] += c.drops[r].Get();
     }
+    if (t.config.type == TunnelType::kIpsec) {
+      absl::MutexLock lock(&esp_mu_);
+      auto add = [&ts](const char* direction, const EspSaState& st) {
+        if (st.sa == nullptr) return;
+        const EspSaStats stats = st.sa->stats();
+        ts.esp_sas.push_back({direction, st.config.spi, stats.highest_seq, stats.packets, stats.bytes,
+                              stats.soft_expired, stats.hard_expired});
+      };
+      add("outbound", t.esp_outbound);
+      for (const EspSaState& in : t.esp_inbound) add("inbound", in);
+    }
     snap->tunnels.push_back(std::move(ts));
   }
 }
@@ -254,8 +475,6 @@ nlohmann::json Daemon::ShowTunnels() const {
         {"type", std::string(ToString(t.config.type))},
         {"local", ToString(t.config.local)},
         {"remote", ToString(t.config.remote)},
-        {"vni", t.config.vni},
-        {"dst_port", t.config.dst_port},
         {"overlay", absl::StrCat(ToString(t.config.overlay.host), "/", t.config.overlay.subnet.len)},
         {"interface", t.config.interface},
         {"mtu", t.mtu},
@@ -270,9 +489,54 @@ nlohmann::json Daemon::ShowTunnels() const {
         {"drops", drops},
     };
     if (!down.empty()) row["state_reason"] = down;
+    if (t.config.type == TunnelType::kIpsec) {
+      row["ipsec"] = ShowEsp(t);
+    } else {
+      row["vni"] = t.config.vni;
+      row["dst_port"] = t.config.dst_port;
+    }
     out.push_back(std::move(row));
   }
   return out;
+}
+
+// The SAs of an ipsec tunnel: SPIs, sequence numbers, traffic, replay
+// drops and lifetime state. Never a key or a key byte.
+nlohmann::json Daemon::ShowEsp(const TunnelState& t) const {
+  const IpsecConfig& c = *t.config.ipsec;
+  auto lifetime = [](const EspSaStats& s) {
+    return s.hard_expired ? "expired" : s.soft_expired ? "rekey_due" : "ok";
+  };
+  auto sa_json = [&](const EspSaState& st) {
+    nlohmann::json j = {{"spi", SpiText(st.config.spi)}, {"key_file", st.config.key_file}};
+    if (st.sa == nullptr) return j;
+    const EspSaStats s = st.sa->stats();
+    j["sequence"] = s.highest_seq;
+    j["packets"] = s.packets;
+    j["bytes"] = s.bytes;
+    j["lifetime"] = lifetime(s);
+    j["lifetime_packets"] = s.life_packets;
+    j["lifetime_bytes"] = s.life_bytes;
+    nlohmann::json drops = nlohmann::json::object();
+    for (size_t v = 1; v < kEspVerdictCount; ++v) {
+      if (s.verdicts[v] != 0) drops[std::string(kEspVerdictInfo[v].name)] = s.verdicts[v];
+    }
+    j["drops"] = drops;
+    return j;
+  };
+  absl::MutexLock lock(&esp_mu_);
+  nlohmann::json inbound = nlohmann::json::array();
+  for (const EspSaState& in : t.esp_inbound) inbound.push_back(sa_json(in));
+  return {
+      {"cipher", std::string(ToString(c.cipher))},
+      {"esn", c.esn},
+      {"replay_window", c.replay_window},
+      {"udp_encap", c.udp_encap},
+      {"owner_worker", t.id % std::max(1u, config_.dataplane.workers)},
+      {"lifetime_limits", {{"packets", c.lifetime_packets}, {"bytes", c.lifetime_bytes}, {"seconds", c.lifetime_seconds}}},
+      {"outbound", sa_json(t.esp_outbound)},
+      {"inbound", inbound},
+  };
 }
 
 }  // namespace isthmus

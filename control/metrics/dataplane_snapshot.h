@@ -44,6 +44,17 @@ struct XdpCounters {
   uint64_t to_dataplane = 0;
 };
 
+// One ESP SA direction of an ipsec tunnel (never its key).
+struct EspSaSnapshot {
+  std::string direction;  // "outbound" or "inbound"
+  uint32_t spi = 0;
+  uint64_t highest_seq = 0;  // outbound: last number sent; inbound: top of the replay window
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+  bool soft_expired = false;
+  bool hard_expired = false;
+};
+
 // One tunnel's counters, summed over workers.
 struct TunnelSnapshot {
   std::string name;
@@ -54,6 +65,7 @@ struct TunnelSnapshot {
   uint64_t decap_packets = 0;
   uint64_t decap_bytes = 0;
   std::array<uint64_t, kDropReasonCount> drops{};  // charged to this tunnel
+  std::vector<EspSaSnapshot> esp_sas;              // ipsec only
 };
 
 struct DataplaneSnapshot {

@@ -14,6 +14,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "isthmus_version.h"
 
 namespace isthmus {
@@ -150,6 +151,35 @@ void AppendXdpFamily(const DataplaneSnapshot& s, std::vector<MetricFamily>& out)
   out.push_back(std::move(xdp));
 }
 
+// ESP SAs of ipsec tunnels: sequence numbers, traffic and lifetime state,
+// labelled by SPI (keys are never exported).
+void AppendEspSaFamilies(const DataplaneSnapshot& s, std::vector<MetricFamily>& out) {
+  MetricFamily seq = Family("isthmus_tunnel_esp_sa_sequence",
+                            "ESP sequence number: last sent (outbound) or top of the replay window (inbound).",
+                            MetricType::Gauge);
+  MetricFamily packets = Family("isthmus_tunnel_esp_sa_packets_total",
+                                "Packets each ESP SA protected (outbound) or verified (inbound).",
+                                MetricType::Counter);
+  MetricFamily expired = Family("isthmus_tunnel_esp_sa_lifetime_state",
+                                "ESP SA lifetime: 0 within limits, 1 soft limit reached (rekey due), 2 hard limit "
+                                "reached (SA stopped).",
+                                MetricType::Gauge);
+  bool any = false;
+  for (const TunnelSnapshot& t : s.tunnels) {
+    for (const EspSaSnapshot& sa : t.esp_sas) {
+      any = true;
+      const std::string spi = absl::StrFormat("0x%08x", sa.spi);
+      const Labels labels = {
+          {"tunnel", t.name}, {"direction", sa.direction}, {"spi", spi}};
+      AddSample(seq, labels, AsDouble(sa.highest_seq));
+      AddSample(packets, labels, AsDouble(sa.packets));
+      AddSample(expired, labels, sa.hard_expired ? 2 : sa.soft_expired ? 1 : 0);
+    }
+  }
+  if (!any) return;
+  for (MetricFamily* f : {&seq, &packets, &expired}) out.push_back(std::move(*f));
+}
+
 // Tunnels: packets and bytes each way, whether each can carry traffic, and
 // the drops charged to each, by reason (only reasons that occurred).
 void AppendTunnelFamilies(const DataplaneSnapshot& s, std::vector<MetricFamily>& out) {
@@ -185,6 +215,7 @@ void AppendTunnelFamilies(const DataplaneSnapshot& s, std::vector<MetricFamily>&
     AddSample(up, {{"tunnel", t.name}, {"type", t.type}}, t.up ? 1 : 0);
   }
   for (MetricFamily* f : {&packets, &bytes, &errors, &drops, &up}) out.push_back(std::move(*f));
+  AppendEspSaFamilies(s, out);
 }
 
 // BGP: per-peer session state, prefixes, messages and notifications, and

@@ -21,18 +21,16 @@
 #include <cstdint>
 
 #include "dataplane/ipsec/esp_types.h"
+#include "dataplane/packet/ipv4_check.h"  // kIpv4MinHeaderLen, kUdpHeaderLen, kIpProtoUdp
 
 namespace isthmus {
 
-inline constexpr uint32_t kIpv4MinHeaderLen = 20;
-inline constexpr uint32_t kUdpHeaderLen = 8;
 inline constexpr uint32_t kEspHeaderLen = 8;   // SPI + sequence number
 inline constexpr uint32_t kEspGcmIvLen = 8;    // RFC 4106 §3.1
 inline constexpr uint32_t kEspGcmIcvLen = 16;  // RFC 4106 §6: we use the 16-octet ICV only
 inline constexpr uint32_t kEspTrailerLen = 2;  // pad length + next header
 inline constexpr uint32_t kEspAlign = 4;       // RFC 4303 §2.4: ciphertext ends on 4 bytes
 inline constexpr uint8_t kIpProtoEsp = 50;
-inline constexpr uint8_t kIpProtoUdp = 17;
 inline constexpr uint8_t kIpProtoIpip = 4;  // ESP next header for an inner IPv4 packet
 
 struct EspOuterView {

@@ -444,19 +444,28 @@ uint16_t EspSa::InboundChunk(rte_mbuf** pkts, uint16_t n, EspVerdict* verdicts) 
 
   uint64_t ok_bytes = 0;
   uint64_t ok_life = 0;
-  // In arrival order, so a duplicate inside the burst meets its twin's bit.
+  uint16_t accepted = 0;
+  // In arrival order. The pre-check saw the window as it was before this
+  // burst: a number repeated within the burst, or pushed out of the window
+  // by a higher one earlier in it, is caught here, against the window as
+  // the packets before it left it (rte_ipsec's own window is twice as wide,
+  // see CreateInbound, so it may let such a packet through).
   for (uint16_t j = 0; j < k; ++j) {
     EspVerdict v = EspVerdict::kOk;
-    if (done[j]) {
+    const ReplayWindow::Check now = window_->Test(seqs[j]);
+    if (done[j] && now == ReplayWindow::Check::kNew) {
       window_->Accept(seqs[j]);  // only now: the ICV verified (RFC 4303 §3.4.3)
       ok_bytes += orig[j]->pkt_len;
       ok_life += life[j];
+      ++accepted;
+    } else if (done[j] || now == ReplayWindow::Check::kReplayed) {
+      v = now == ReplayWindow::Check::kReplayed ? EspVerdict::kReplayed : EspVerdict::kOutsideWindow;
     } else if (!prepared[j]) {
       v = EspVerdict::kMalformed;
     } else if (orig[j]->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED) {
       v = EspVerdict::kAuthFailed;  // CPU crypto flags ICV mismatches this way
-    } else if (window_->Test(seqs[j]) == ReplayWindow::Check::kReplayed) {
-      v = EspVerdict::kReplayed;  // same number twice in one burst
+    } else if (now == ReplayWindow::Check::kTooOld) {
+      v = EspVerdict::kOutsideWindow;  // rte_ipsec refused it as too old
     } else {
       v = EspVerdict::kMalformed;  // bad padding or next header after decryption
     }
@@ -464,11 +473,11 @@ uint16_t EspSa::InboundChunk(rte_mbuf** pkts, uint16_t n, EspVerdict* verdicts) 
     Count(v);
   }
   highest_seq_.v.store(window_->top(), std::memory_order_relaxed);
-  packets_.Add(n_done);
+  packets_.Add(accepted);
   bytes_.Add(ok_bytes);
-  life_packets_.Add(n_done);
+  life_packets_.Add(accepted);
   life_bytes_.Add(ok_life);
-  return n_done;
+  return accepted;
 }
 
 }  // namespace isthmus

@@ -27,6 +27,9 @@ inline constexpr uint16_t kEtherTypeIpv4 = 0x0800;
 inline constexpr uint16_t kEtherTypeArp = 0x0806;
 inline constexpr uint16_t kIpFlagMoreFragments = 0x2000;
 inline constexpr uint16_t kIpFragOffsetMask = 0x1fff;
+// Shared by every L4 parser (VXLAN, UDP-encapsulated ESP).
+inline constexpr uint32_t kUdpHeaderLen = 8;
+inline constexpr uint8_t kIpProtoUdp = 17;
 
 using MacAddr = std::array<uint8_t, 6>;
 

@@ -10,14 +10,38 @@
 
 namespace isthmus {
 
+class EspSa;
+
 enum class TunnelKind : uint8_t {
   kVxlan,  // RFC 7348, point-to-point: one remote VTEP per tunnel
-  kIpsec,  // RFC 4303 ESP tunnel mode (dataplane/ipsec), not wired yet
+  kIpsec,  // RFC 4303 ESP tunnel mode (dataplane/ipsec)
 };
 
 // Tunnel ids index fixed arrays (entries, per-worker counters).
 inline constexpr uint32_t kMaxTunnels = 64;
 inline constexpr uint32_t kNoTunnel = UINT32_MAX;
+// Inbound SAs one ESP tunnel accepts at once: make-before-break rekey lists
+// the old and the new one; a little slack for overlapping rekeys.
+inline constexpr uint32_t kMaxEspInboundSas = 4;
+
+// The SAs of an ESP tunnel as the workers see them. All of them belong to
+// one worker (`owner_worker`): sequence numbers and replay windows are
+// per-SA state without locks (dataplane/ipsec/README.md), so other workers
+// hand the tunnel's packets to the owner. The control side owns the SA
+// objects and frees a replaced one only after an RCU grace period.
+struct EspTunnelSas {
+  uint32_t owner_worker = 0;
+  EspSa* outbound = nullptr;
+  std::array<EspSa*, kMaxEspInboundSas> inbound{};
+  uint32_t inbound_count = 0;
+  uint32_t inbound_spi[kMaxEspInboundSas] = {};  // inbound[i]'s SPI, for lookups without touching the SA
+  EspSa* FindInbound(uint32_t spi) const {
+    for (uint32_t i = 0; i < inbound_count; ++i) {
+      if (inbound_spi[i] == spi) return inbound[i];
+    }
+    return nullptr;
+  }
+};
 
 // DF bit of the outer IPv4 header.
 enum class OuterDf : uint8_t {
@@ -39,6 +63,7 @@ struct TunnelEntry {
   uint16_t host_port = 0;     // DPDK port id of the tunnel's host TAP
   std::array<uint8_t, 6> inner_mac{};         // ours (the host TAP's MAC)
   std::array<uint8_t, 6> remote_inner_mac{};  // the peer's inner MAC
+  EspTunnelSas esp;                           // kIpsec only
 };
 
 // The inner MAC of a VXLAN endpoint, derived from its underlay address so

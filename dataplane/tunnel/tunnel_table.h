@@ -47,6 +47,21 @@ class TunnelTable {
     return nullptr;
   }
 
+  // The ESP tunnel terminating at `local` with an inbound SA `spi`. When
+  // none has that SPI, *any_at_local is the tunnel at `local` (first one)
+  // so the drop can be charged to it; null when no ESP tunnel ends there.
+  const TunnelEntry* FindEsp(uint32_t local, uint32_t spi, const TunnelEntry** any_at_local) const {
+    *any_at_local = nullptr;
+    const uint32_t limit = limit_.load(std::memory_order_acquire);
+    for (uint32_t id = 0; id < limit; ++id) {
+      const TunnelEntry* t = slots_[id].load(std::memory_order_acquire);
+      if (t == nullptr || t->kind != TunnelKind::kIpsec || t->local != local) continue;
+      if (t->esp.FindInbound(spi) != nullptr) return t;
+      if (*any_at_local == nullptr) *any_at_local = t;
+    }
+    return nullptr;
+  }
+
   // --- control thread ---
   // Installs or replaces the entry with id entry.id. The set of VXLAN
   // destination ports must be complete before workers start (SetDecapPorts).

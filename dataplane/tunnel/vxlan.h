@@ -21,7 +21,6 @@
 namespace isthmus {
 
 inline constexpr uint16_t kVxlanDefaultPort = 4789;  // IANA, RFC 7348 section 5
-inline constexpr uint32_t kUdpHeaderLen = 8;
 inline constexpr uint32_t kVxlanHeaderLen = 8;
 inline constexpr uint8_t kVxlanFlagI = 0x08;          // "VNI is valid"
 inline constexpr uint32_t kVxlanMaxVni = 0xffffff;
@@ -35,7 +34,6 @@ inline constexpr uint32_t kVxlanMtuOverhead = kIpv4MinHeaderLen + kUdpHeaderLen 
 inline constexpr uint16_t kUdpSourcePortBase = 49152;
 inline constexpr uint32_t kUdpSourcePortCount = 65536 - kUdpSourcePortBase;
 inline constexpr uint8_t kOuterTtl = 64;
-inline constexpr uint8_t kIpProtoUdp = 17;
 inline constexpr uint16_t kIpFlagDontFragment = 0x4000;
 
 inline uint16_t VxlanSourcePort(uint32_t flow_hash) {

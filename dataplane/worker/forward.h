@@ -37,6 +37,16 @@ inline void ForwardDecapsulated(ForwardContext& ctx, DecapBatch& batch, uint32_t
   }
 }
 
+// Runs the ESP packets staged during the burst through their SAs; inner
+// packets join `decapsulated`.
+inline void FlushEsp(ForwardContext& ctx, DecapBatch& decapsulated) {
+  if (ctx.esp == nullptr) return;
+  if (ctx.esp->encap_count != 0) esp_internal::FlushEncap(ctx);
+  if (ctx.esp->decap_count != 0) {
+    esp_internal::FlushDecap(ctx, decapsulated.pkts, decapsulated.host_port, &decapsulated.count);
+  }
+}
+
 inline void ForwardFrames(ForwardContext& ctx, uint16_t in_port, rte_mbuf** pkts, uint16_t n, uint32_t depth) {
   const PortInfo& in = ctx.ports[in_port];
   rte_mbuf* keep[kMaxBurst];
@@ -132,15 +142,49 @@ inline void ForwardFrames(ForwardContext& ctx, uint16_t in_port, rte_mbuf** pkts
     if (rte_pktmbuf_pkt_len(m) > frame_len) rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - frame_len));
     ctx.tx->Push(nh.port, m);
   }
+  FlushEsp(ctx, decapsulated);
   if (decapsulated.count != 0) ForwardDecapsulated(ctx, decapsulated, depth);
 }
 
 }  // namespace forward_internal
 
+// Packets other workers handed over for the ESP tunnels this worker owns
+// (esp_stage.h): staged and flushed like the worker's own.
+// Returns how many packets it took.
+inline unsigned DrainEspHandoff(ForwardContext& ctx) {
+  if (ctx.esp_rings == nullptr) return 0;
+  rte_mbuf* pkts[kMaxBurst];
+  const unsigned n = rte_ring_sc_dequeue_burst(ctx.esp_rings[ctx.worker_id], reinterpret_cast<void**>(pkts),
+                                               kMaxBurst, nullptr);
+  if (n == 0) return 0;
+  for (unsigned i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    const uint32_t tag = m->hash.fdir.lo;
+    const TunnelEntry* t = ctx.tunnels->Get(tag & esp_internal::kHandoffTunnelMask);
+    if (t == nullptr || t->kind != TunnelKind::kIpsec) {
+      forward_internal::Drop(ctx, m, DropReason::kTunnelDown);
+    } else if ((tag & esp_internal::kHandoffDecap) != 0) {
+      esp_internal::StageDecap(ctx, *t, m, m->hash.fdir.hi);
+    } else {
+      esp_internal::StageEncap(ctx, *t, m, m->hash.fdir.hi);
+    }
+  }
+  forward_internal::DecapBatch decapsulated;
+  forward_internal::FlushEsp(ctx, decapsulated);
+  // Handed-over packets were decapsulated once already (depth 0 -> 1).
+  if (decapsulated.count != 0) forward_internal::ForwardDecapsulated(ctx, decapsulated, 0);
+  return n;
+}
+
 // Handles `n` packets received on `in_port`.
 inline void ForwardBurst(ForwardContext& ctx, uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
   const PortInfo& in = ctx.ports[in_port];
-  if (in.tunnel != kNoTunnel) return FromTunnelHost(ctx, in.tunnel, pkts, n);
+  if (in.tunnel != kNoTunnel) {
+    FromTunnelHost(ctx, in.tunnel, pkts, n);
+    forward_internal::DecapBatch none;
+    forward_internal::FlushEsp(ctx, none);  // encapsulations only: nothing is decapsulated here
+    return;
+  }
   if (in.is_exception) {
     // The kernel transmitted on an exception TAP.
     for (uint16_t i = 0; i < n; ++i) {

@@ -8,6 +8,7 @@
 #include <rte_hash_crc.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include <cstdint>
 
@@ -36,6 +37,21 @@ struct PortInfo {
   uint32_t tunnel = kNoTunnel;        // a tunnel's host TAP: frames from the kernel are encapsulated
 };
 
+// ESP packets of the current burst waiting for their SA (esp_stage.h): the
+// SAs run once per run of packets of one tunnel, at the end of the burst.
+struct EspStaged {
+  rte_mbuf* m;
+  const TunnelEntry* tunnel;
+  uint32_t hash;  // flow hash of the inner packet (underlay ECMP)
+};
+
+struct EspStaging {
+  EspStaged encap[kMaxBurst];
+  uint16_t encap_count = 0;
+  EspStaged decap[kMaxBurst];
+  uint16_t decap_count = 0;
+};
+
 struct ForwardContext {
   const Fib* fib = nullptr;
   NeighborTable* neighbors = nullptr;
@@ -45,6 +61,11 @@ struct ForwardContext {
   TxBuffers* tx = nullptr;
   PuntLimiter* punt_limiter = nullptr;
   const TunnelTable* tunnels = nullptr;  // null: no tunnels configured
+  // ESP (null/0 without ipsec tunnels): each tunnel's SAs belong to one
+  // worker; the others hand its packets over through that worker's ring.
+  uint32_t worker_id = 0;
+  rte_ring* const* esp_rings = nullptr;  // indexed by worker id (multi-producer, single consumer)
+  EspStaging* esp = nullptr;             // this worker's
 };
 
 // ECMP flow hash: the same 5-tuple always picks the same member. Fragments

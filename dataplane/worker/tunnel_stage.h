@@ -3,7 +3,8 @@
 // a tunnel (or that the kernel sent on a tunnel's host interface), the
 // second (underlay) lookup that sends them, and decapsulation of tunnel
 // packets addressed to one of our endpoints. Per tunnel kind the stage calls
-// that kind's encap/decap functions; VXLAN (RFC 7348) is the one kind today.
+// that kind's encap/decap functions: VXLAN (RFC 7348) here, ESP (RFC 4303)
+// in esp_stage.h.
 //
 //   FIB next hop kTunnel ─► TTL/MTU ─► MSS clamp ─► inner Ethernet ─► outer IPv4/UDP/VXLAN
 //        ─► underlay lookup of `remote` (a tunnel again: drop tunnel_recursion) ─► neighbour MAC ─► TX
@@ -18,46 +19,12 @@
 #include "dataplane/tunnel/decap_parser.h"
 #include "dataplane/tunnel/mss_clamp.h"
 #include "dataplane/tunnel/vxlan.h"
+#include "dataplane/worker/esp_stage.h"
 #include "dataplane/worker/forward_context.h"
+#include "dataplane/worker/tunnel_underlay.h"
 
 namespace isthmus {
 namespace tunnel_internal {
-
-inline void TunnelDrop(ForwardContext& ctx, const TunnelEntry& t, rte_mbuf* m, DropReason r) {
-  ctx.counters->TunnelDrop(t.id, r);
-  rte_pktmbuf_free(m);
-}
-
-inline bool InnerDf(const uint8_t* ip) { return (LoadBe16(ip + 6) & kIpFlagDontFragment) != 0; }
-
-// The underlay half: `m` starts with the outer Ethernet header. One lookup of
-// the remote endpoint; a route that leads into a tunnel again is refused
-// rather than followed (no recursion on the data plane).
-inline void SendUnderlay(ForwardContext& ctx, const TunnelEntry& t, rte_mbuf* m, uint32_t hash) {
-  const uint32_t result = ctx.fib->Lookup(t.remote);
-  if (result == kNoGroup) return TunnelDrop(ctx, t, m, DropReason::kTunnelNoUnderlayRoute);
-  const NexthopGroup& group = ctx.fib->group(result);
-  const Nexthop& nh = ctx.fib->nexthop(group.count == 1 ? group.members[0] : PickMember(group, hash));
-  switch (nh.kind) {
-    case NexthopKind::kTunnel:
-      return TunnelDrop(ctx, t, m, DropReason::kTunnelRecursion);
-    case NexthopKind::kLocal:
-    case NexthopKind::kBlackhole:
-      return TunnelDrop(ctx, t, m, DropReason::kTunnelNoUnderlayRoute);
-    case NexthopKind::kForward:
-    case NexthopKind::kConnected:
-      break;
-  }
-  const PortInfo& out = ctx.ports[nh.port];
-  if (rte_pktmbuf_pkt_len(m) - kEtherHeaderLen > out.mtu) return TunnelDrop(ctx, t, m, DropReason::kMtuExceeded);
-  MacAddr mac;
-  DropReason why = DropReason::kBug;
-  if (!forward_internal::NeighborMac(ctx, nh, t.remote, &mac, &why)) return TunnelDrop(ctx, t, m, why);
-  auto* eth = rte_pktmbuf_mtod(m, uint8_t*);
-  std::memcpy(eth, mac.data(), 6);
-  std::memcpy(eth + 6, out.mac.data(), 6);
-  ctx.tx->Push(nh.port, m);
-}
 
 // VXLAN encapsulation of an inner IPv4 packet of `ip_len` bytes that follows
 // a 14-byte Ethernet header at the start of `m` (TTL already handled).
@@ -80,13 +47,27 @@ inline void EncapVxlan(ForwardContext& ctx, const TunnelEntry& t, rte_mbuf* m, u
   SendUnderlay(ctx, t, m, hash);
 }
 
-// Encapsulates by kind. ESP will add its case here.
+// ESP tunnel mode carries the IPv4 packet itself: the Ethernet header goes,
+// the SA (at the end of the burst, esp_stage.h) adds the outer headers.
+inline void EncapEsp(ForwardContext& ctx, const TunnelEntry& t, rte_mbuf* m, uint32_t ip_len, uint32_t hash) {
+  const uint32_t frame_len = kEtherHeaderLen + ip_len;
+  if (rte_pktmbuf_pkt_len(m) > frame_len) {
+    rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - frame_len));
+  }
+  uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, kEtherHeaderLen);
+  if (t.mss_clamp != 0) ClampTcpMss(ip, ip_len, t.mss_clamp);
+  if (ctx.esp == nullptr) return TunnelDrop(ctx, t, m, DropReason::kTunnelDown);
+  rte_pktmbuf_adj(m, static_cast<uint16_t>(kEtherHeaderLen));
+  esp_internal::StageEncap(ctx, t, m, hash);
+}
+
+// Encapsulates by kind.
 inline void Encapsulate(ForwardContext& ctx, const TunnelEntry& t, rte_mbuf* m, uint32_t ip_len, uint32_t hash) {
   switch (t.kind) {
     case TunnelKind::kVxlan:
       return EncapVxlan(ctx, t, m, ip_len, hash);
     case TunnelKind::kIpsec:
-      break;
+      return EncapEsp(ctx, t, m, ip_len, hash);
   }
   TunnelDrop(ctx, t, m, DropReason::kTunnelDown);
 }
@@ -153,9 +134,38 @@ inline void FromTunnelHost(ForwardContext& ctx, uint32_t tunnel_id, rte_mbuf** p
 // The outcome of looking at a packet addressed to us.
 enum class DecapVerdict : uint8_t {
   kNotTunnel,  // not tunnel traffic: punt it as local
-  kConsumed,   // dropped under a named reason
+  kConsumed,   // dropped under a named reason, or staged for its ESP SA
   kInner,      // stripped: `m` now starts with the inner Ethernet frame
 };
+
+// ESP to one of our endpoints: the tunnel is found by (outer destination,
+// SPI) (RFC 4303 section 3.4.2); the SA checks the rest once the packet,
+// its Ethernet header stripped, is staged on the tunnel's owner worker.
+inline DecapVerdict DecapsulateEsp(ForwardContext& ctx, const DecapParse& p, rte_mbuf* m, const uint8_t* ip,
+                                   uint32_t ip_len, uint32_t depth) {
+  const TunnelEntry* any_at_local = nullptr;
+  const TunnelEntry* t = p.ok ? ctx.tunnels->FindEsp(p.outer_dst, p.spi, &any_at_local) : nullptr;
+  if (t == nullptr) {
+    const DropReason why = p.ok ? DropReason::kEspWrongSpi : p.drop;
+    if (any_at_local != nullptr) {
+      tunnel_internal::TunnelDrop(ctx, *any_at_local, m, why);
+    } else {
+      forward_internal::Drop(ctx, m, why);
+    }
+    return DecapVerdict::kConsumed;
+  }
+  if (depth != 0) {
+    tunnel_internal::TunnelDrop(ctx, *t, m, DropReason::kTunnelNested);
+    return DecapVerdict::kConsumed;
+  }
+  if (ctx.esp == nullptr) {
+    tunnel_internal::TunnelDrop(ctx, *t, m, DropReason::kTunnelDown);
+    return DecapVerdict::kConsumed;
+  }
+  rte_pktmbuf_adj(m, static_cast<uint16_t>(kEtherHeaderLen));
+  esp_internal::StageDecap(ctx, *t, m, FlowHash(ip, ip_len, false));
+  return DecapVerdict::kConsumed;
+}
 
 // Checks and strips a tunnel packet (RFC 7348 section 4.1: a VTEP accepts
 // only its VNIs; we also require the configured remote as outer source).
@@ -164,6 +174,7 @@ inline DecapVerdict Decapsulate(ForwardContext& ctx, rte_mbuf* m, uint32_t ip_le
   const uint8_t* ip = rte_pktmbuf_mtod_offset(m, const uint8_t*, kEtherHeaderLen);
   const DecapParse p = ParseTunnelPacket(ip, ip_len, ctx.tunnels->decap_ports());
   if (p.proto == TunnelProto::kNone) return DecapVerdict::kNotTunnel;
+  if (p.proto == TunnelProto::kEsp) return DecapsulateEsp(ctx, p, m, ip, ip_len, depth);
   if (!p.ok) {
     forward_internal::Drop(ctx, m, p.drop);
     return DecapVerdict::kConsumed;

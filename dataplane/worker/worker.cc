@@ -19,6 +19,11 @@ Worker::Worker(const WorkerParams& params, const ForwardContext& tables, rte_rcu
   ctx_.counters = counters_.get();
   ctx_.tx = tx_.get();
   ctx_.punt_limiter = &punt_limiter_;
+  ctx_.worker_id = params_.id;
+  if (params_.esp) {
+    esp_staging_ = std::make_unique<EspStaging>();
+    ctx_.esp = esp_staging_.get();
+  }
   if (params_.burst > kMaxBurst) params_.burst = kMaxBurst;
 }
 
@@ -41,6 +46,7 @@ int Worker::Run() {
       received += n;
       ForwardBurst(ctx_, q.port_id, pkts, n);
     }
+    received += DrainEspHandoff(ctx_);
     tx_->FlushAll();
     if (rcu_ != nullptr) rte_rcu_qsbr_quiescent(rcu_, params_.id);
     // A reload may change the punt rate; busy workers must see it too.

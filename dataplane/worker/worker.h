@@ -26,6 +26,7 @@ struct WorkerParams {
   std::vector<TxQueue> tx;           // indexed by port id
   uint32_t burst = 32;
   uint32_t punt_rate_pps = 20000;
+  bool esp = false;                  // ESP tunnels exist: stage their packets
 };
 
 // Knobs the control thread may change while the worker runs (reload).
@@ -49,6 +50,7 @@ class Worker {
   WorkerParams params_;
   std::unique_ptr<LcoreCounters> counters_;
   std::unique_ptr<TxBuffers> tx_;
+  std::unique_ptr<EspStaging> esp_staging_;
   PuntLimiter punt_limiter_;
   ForwardContext ctx_;
   rte_rcu_qsbr* rcu_;

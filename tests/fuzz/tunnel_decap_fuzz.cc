@@ -1,8 +1,9 @@
 // libFuzzer target for the tunnel decapsulation parsers: arbitrary bytes as
-// an outer IPv4 packet (its first byte picks the VXLAN port set, so both the
-// default and a custom dst_port are exercised). ParseTunnelPacket is the one
-// entry point for every tunnel kind: ESP and UDP-encapsulated ESP parsers
-// added behind it are fuzzed by this target without changes.
+// an outer IPv4 packet. The first byte picks the configuration: bit 0 adds
+// a custom VXLAN dst_port, bit 1 enables ESP (protocol 50 and UDP 4500, as
+// when an ipsec tunnel exists). ParseTunnelPacket is the one entry point for
+// every tunnel kind (VXLAN, ESP, UDP-encapsulated ESP); ParseEspOuter, which
+// the ESP SAs also call, is fuzzed directly too.
 
 #include <cstdint>
 #include <cstdio>
@@ -17,6 +18,19 @@ namespace {
   std::abort();
 }
 
+// ParseEspOuter alone: on kOk every length it reports lies inside the
+// packet and the encrypted part is non-empty and 4-byte aligned.
+void CheckEspOuter(const uint8_t* ip, uint32_t len) {
+  isthmus::EspOuterView v;
+  if (isthmus::ParseEspOuter(ip, len, &v) != isthmus::EspVerdict::kOk) return;
+  if (v.total_len > len || v.esp_offset > v.total_len) Fail("ESP lengths beyond the packet");
+  const uint32_t fixed = isthmus::kEspHeaderLen + isthmus::kEspGcmIvLen + isthmus::kEspGcmIcvLen;
+  if (v.total_len - v.esp_offset < fixed + isthmus::kEspAlign) Fail("ESP shorter than its fixed parts");
+  if (v.EncryptedLen() % isthmus::kEspAlign != 0) Fail("ESP ciphertext not 4-byte aligned");
+  volatile uint8_t last = ip[v.total_len - 1];  // ASan checks the read
+  (void)last;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -24,11 +38,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   isthmus::DecapPorts ports;
   ports.vxlan[ports.vxlan_count++] = isthmus::kVxlanDefaultPort;
   if (data[0] & 1) ports.vxlan[ports.vxlan_count++] = 8472;
+  ports.esp = (data[0] & 2) != 0;
   const uint8_t* ip = data + 1;
   const auto len = static_cast<uint32_t>(size - 1);
+  CheckEspOuter(ip, len);
   const isthmus::DecapParse p = isthmus::ParseTunnelPacket(ip, len, ports);
   if (p.proto == isthmus::TunnelProto::kNone) return 0;
+  if (p.proto == isthmus::TunnelProto::kEsp && !ports.esp) Fail("ESP claimed while no ipsec tunnel exists");
   if (!p.ok) return 0;
+  if (p.proto == isthmus::TunnelProto::kEsp) {
+    // The SA reads SPI and sequence number at inner_offset.
+    if (p.inner_offset + isthmus::kEspHeaderLen > len) Fail("ESP header beyond the packet");
+    return 0;
+  }
   // What the worker strips and hands on must lie inside the packet and hold
   // at least an inner Ethernet header.
   if (p.inner_offset > len || p.inner_len > len - p.inner_offset) Fail("inner frame beyond the packet");

@@ -87,8 +87,10 @@ const std::string kSecond =
 std::vector<BadTunnel> BadTunnels() {
   const std::string one = kOneTunnel;
   return {
-      {"ipsec is not accepted yet", WithTunnels(Replace(one, "vxlan", "ipsec")),
-       "test.yaml:5: tunnels[0].type: unknown value 'ipsec' (accepted: vxlan)"},
+      {"ipsec without its ipsec block", WithTunnels(Replace(Replace(one, "vxlan", "ipsec"), "    vni: 4100\n", "")),
+       "tunnels[0].ipsec: missing required key"},
+      {"unknown type", WithTunnels(Replace(one, "vxlan", "gre")),
+       "test.yaml:5: tunnels[0].type: unknown value 'gre' (accepted: vxlan, ipsec)"},
       {"vni 0", WithTunnels(Replace(one, "4100", "0")), "test.yaml:8: tunnels[0].vni: "},
       {"vni beyond 24 bits", WithTunnels(Replace(one, "4100", "16777216")), "tunnels[0].vni"},
       {"bad remote", WithTunnels(Replace(one, "192.0.2.2", "192.0.2")), "test.yaml:7: tunnels[0].remote: "},

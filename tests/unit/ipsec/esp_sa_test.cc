@@ -307,6 +307,23 @@ TEST_F(EspVerdictTest, ReplayedInsideOneBurst) {
   for (rte_mbuf* x : m) rte_pktmbuf_free(x);
 }
 
+// The window moves while a burst is processed: a number the burst's own
+// higher packets pushed out of it, or a duplicate right after its twin, is
+// refused although the window before the burst would have taken it.
+TEST_F(EspVerdictTest, WindowMovesInsideOneBurst) {
+  const Bytes twin = PeerPacket(150);
+  std::vector<rte_mbuf*> m = {MakeMbuf(PeerPacket(200)), MakeMbuf(PeerPacket(136)), MakeMbuf(twin),
+                              MakeMbuf(twin), MakeMbuf(PeerPacket(137))};
+  std::vector<EspVerdict> v = ProcessBurst(*in_, m);
+  EXPECT_EQ(v[0], EspVerdict::kOk);
+  EXPECT_EQ(v[1], EspVerdict::kOutsideWindow);
+  EXPECT_EQ(v[2], EspVerdict::kOk);
+  EXPECT_EQ(v[3], EspVerdict::kReplayed);
+  EXPECT_EQ(v[4], EspVerdict::kOk);
+  EXPECT_EQ(in_->stats().packets, 3u);
+  for (rte_mbuf* x : m) rte_pktmbuf_free(x);
+}
+
 TEST_F(EspVerdictTest, OutsideWindowAndItsEdge) {
   EXPECT_EQ(Deliver(PeerPacket(200)), EspVerdict::kOk);
   EXPECT_EQ(Deliver(PeerPacket(136)), EspVerdict::kOutsideWindow);  // 200 - 136 = 64 = window
