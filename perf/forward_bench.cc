@@ -410,22 +410,47 @@ void BM_Forward_1M_Prefetched(benchmark::State& state) { RunForward<Prefetch::kY
 void BM_Forward_1K_Prefetched(benchmark::State& state) { RunForward<Prefetch::kYes>(state, kSmallTable); }
 
 // The FIB lookup (rte_fib_lookup_bulk) alone, over the destinations the frames would carry.
+// Which LPM a benchmark measures: ours, or DPDK's as the same-run baseline.
+enum class InstallImpl : int64_t { kLpmTable = 0, kRteLpm = 1, kRteFib = 2 };
+constexpr uint32_t kInstallTbl8 = 1 << 14;
+
+// The lookup over the destinations the frames would carry: our LpmTable
+// (impl 0) and, as the same-run baseline, DPDK's rte_fib DIR24_8 (impl 2,
+// its default lookup) filled with the same routes.
 void BM_FibLookupBulk_1M(benchmark::State& state) {
   const auto count = static_cast<uint32_t>(state.range(0));
+  const auto impl = static_cast<InstallImpl>(state.range(1));
   auto table = GetTable(kLargeTable);
   if (!table.ok()) return Fail(state, table.status());
   std::mt19937_64 rng(kFrameSeed);
   std::uniform_int_distribution<size_t> pick(0, (*table)->routes.size() - 1);
   std::vector<uint32_t> dsts(count);
   for (uint32_t& d : dsts) d = DrawHostIn((*table)->routes[pick(rng)], rng);
+  std::unique_ptr<rte_fib, decltype(&rte_fib_free)> dpdk_fib(nullptr, rte_fib_free);
+  if (impl == InstallImpl::kRteFib) {
+    rte_fib_conf config{};
+    config.type = RTE_FIB_DIR24_8;
+    config.max_routes = static_cast<int>((*table)->routes.size());
+    config.dir24_8.nh_sz = RTE_FIB_DIR24_8_4B;
+    config.dir24_8.num_tbl8 = kInstallTbl8;
+    dpdk_fib.reset(rte_fib_create("lookup_baseline", 0, &config));
+    if (dpdk_fib == nullptr) return Fail(state, absl::ResourceExhaustedError("rte_fib_create failed"));
+    for (const Route& r : (*table)->routes) rte_fib_add(dpdk_fib.get(), r.prefix, r.len, 1);
+  }
   const Fib& fib = *(*table)->fib;
   uint32_t results[kBurst];
+  uint64_t dpdk_results[kBurst];
   uint32_t offset = 0;
   bool found = true;
   const Clocks start = Clocks::Now();
   for (auto _ : state) {
-    fib.LookupBulk(dsts.data() + offset, results, kBurst);
-    for (uint32_t r : results) found &= r != kNoGroup;
+    if (impl == InstallImpl::kRteFib) {
+      rte_fib_lookup_bulk(dpdk_fib.get(), dsts.data() + offset, dpdk_results, kBurst);
+      for (uint64_t r : dpdk_results) found &= r != 0;
+    } else {
+      fib.LookupBulk(dsts.data() + offset, results, kBurst);
+      for (uint32_t r : results) found &= r != kNoGroup;
+    }
     offset = offset + kBurst == count ? 0 : offset + kBurst;
   }
   const Clocks spent = Clocks::Now() - start;
@@ -463,8 +488,6 @@ void BM_CheckFrame(benchmark::State& state) {
 // LpmTable against DPDK's rte_lpm and rte_fib (DIR24_8) in the same run, the
 // reason the FIB has its own table (see dataplane/fib/lpm_table.h).
 
-enum class InstallImpl : int64_t { kLpmTable = 0, kRteLpm = 1, kRteFib = 2 };
-constexpr uint32_t kInstallTbl8 = 1 << 14;
 
 // Adds `routes` to a fresh table of the kind asked; returns the seconds the
 // adds took (creation and teardown excluded).
@@ -538,7 +561,9 @@ BENCHMARK(BM_Forward_1M_Prefetched)->ArgName("inflight")->Arg(1024)->Arg(4096)->
 BENCHMARK(BM_Forward_1K)->ArgName("inflight")->Arg(1024)->Arg(4096);
 BENCHMARK(BM_Forward_1K_Prefetched)->ArgName("inflight")->Arg(1024)->Arg(4096);
 // 1M distinct destinations: the LPM lines and pages no longer stay cached.
-BENCHMARK(BM_FibLookupBulk_1M)->ArgName("dsts")->Arg(4096)->Arg(kMaxInflight)->Arg(kLpmColdDsts);
+BENCHMARK(BM_FibLookupBulk_1M)->ArgNames({"dsts", "impl"})
+    ->ArgsProduct({{4096, kMaxInflight, kLpmColdDsts},
+                   {static_cast<int64_t>(InstallImpl::kLpmTable), static_cast<int64_t>(InstallImpl::kRteFib)}});
 BENCHMARK(BM_CheckFrame)->ArgName("frames")->Arg(4096);
 
 // ---------------------------------------------------------------------------

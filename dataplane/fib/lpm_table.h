@@ -57,6 +57,8 @@ class LpmTable {
     if (e & kExt) e = Load(tbl8_[(e & kValueMask) << 8 | (ip & 0xff)]);
     return (e & kValid) ? (e & kValueMask) : kMiss;
   }
+  // No prefetch pass: the loads of independent iterations already overlap
+  // out of order; a pass in front measured slower (BM_FibLookupBulk_1M).
   void LookupBulk(const uint32_t* ips, uint32_t* values, uint32_t n) const {
     for (uint32_t i = 0; i < n; ++i) values[i] = Lookup(ips[i]);
   }
