@@ -310,6 +310,14 @@ void EspSa::FinishOuterHeader(rte_mbuf* m) const {
   ip->hdr_checksum = rte_ipv4_cksum(ip);
 }
 
+uint16_t EspSa::RunSession(rte_mbuf* const* orig, rte_mbuf** batch, uint16_t k, bool* prepared, bool* done) {
+  const uint16_t n_prepared = rte_ipsec_pkt_cpu_prepare(&session_, batch, k);
+  MarkKept(orig, k, batch, n_prepared, prepared);
+  const uint16_t n_done = rte_ipsec_pkt_process(&session_, batch, n_prepared);
+  MarkKept(orig, k, batch, n_done, done);
+  return n_done;
+}
+
 uint16_t EspSa::OutboundChunk(rte_mbuf** pkts, uint16_t n, EspVerdict* verdicts) {
   rte_mbuf* orig[kChunk];
   rte_mbuf* batch[kChunk];
@@ -350,10 +358,7 @@ uint16_t EspSa::OutboundChunk(rte_mbuf** pkts, uint16_t n, EspVerdict* verdicts)
 
   bool prepared[kChunk];
   bool done[kChunk];
-  const uint16_t n_prepared = rte_ipsec_pkt_cpu_prepare(&session_, batch, k);
-  MarkKept(orig, k, batch, n_prepared, prepared);
-  const uint16_t n_done = rte_ipsec_pkt_process(&session_, batch, n_prepared);
-  MarkKept(orig, k, batch, n_done, done);
+  const uint16_t n_done = RunSession(orig, batch, k, prepared, done);
 
   uint64_t ok_bytes = 0;
   uint64_t ok_life = 0;
@@ -437,10 +442,7 @@ uint16_t EspSa::InboundChunk(rte_mbuf** pkts, uint16_t n, EspVerdict* verdicts) 
 
   bool prepared[kChunk];
   bool done[kChunk];
-  const uint16_t n_prepared = rte_ipsec_pkt_cpu_prepare(&session_, batch, k);
-  MarkKept(orig, k, batch, n_prepared, prepared);
-  const uint16_t n_done = rte_ipsec_pkt_process(&session_, batch, n_prepared);
-  MarkKept(orig, k, batch, n_done, done);
+  (void)RunSession(orig, batch, k, prepared, done);   // verdicts come from prepared[] and done[]
 
   uint64_t ok_bytes = 0;
   uint64_t ok_life = 0;

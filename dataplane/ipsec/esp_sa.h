@@ -98,6 +98,9 @@ class EspSa {
   [[nodiscard]] absl::Status InitSession(EspContext& ctx, const EspSaParams& params);
 
   uint16_t ProcessChunk(rte_mbuf** pkts, uint16_t n, EspVerdict* verdicts, uint64_t now_tsc);
+  // rte_ipsec prepare + process over `batch` (k packets, compacted as it
+  // drops some); prepared[j] / done[j] say how far orig[j] got.
+  uint16_t RunSession(rte_mbuf* const* orig, rte_mbuf** batch, uint16_t k, bool* prepared, bool* done);
   uint16_t OutboundChunk(rte_mbuf** pkts, uint16_t n, EspVerdict* verdicts);
   uint16_t InboundChunk(rte_mbuf** pkts, uint16_t n, EspVerdict* verdicts);
   EspVerdict InboundPrecheck(rte_mbuf* m, uint64_t* seq, uint32_t* life_len);
