@@ -17,6 +17,7 @@
 #include "bgp/speaker/speaker.h"
 #include "control/admin/admin_server.h"
 #include "control/config/config.h"
+#include "control/daemon/tunnel_kernel_sinks.h"
 #include "control/metrics/dataplane_snapshot.h"
 #include "control/metrics/metrics_exporter.h"
 #include "control/netlink/kernel_route_mirror.h"
@@ -140,6 +141,7 @@ class Daemon {
   std::unique_ptr<NeighborTable> neighbors_;
   std::unique_ptr<RouteTable> routes_;
   std::unique_ptr<TunnelTable> tunnels_;
+  TunnelKernelSinks kernel_sinks_;   // see tunnel_kernel_sinks.h
   std::vector<TunnelState> tunnel_states_;
   std::unique_ptr<EspContext> esp_context_;      // set when an ipsec tunnel exists
   std::vector<rte_ring*> esp_rings_;             // per worker, with ipsec tunnels and 2+ workers

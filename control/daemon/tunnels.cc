@@ -30,6 +30,7 @@
 #include "control/netlink/interface_control.h"
 #include "dataplane/port/port.h"
 #include "dataplane/tunnel/vxlan.h"
+#include "control/log_format.h"
 #include "spdlog/spdlog.h"
 
 namespace isthmus {
@@ -370,6 +371,11 @@ absl::Status Daemon::ApplyTunnelEndpoints() {
   absl::Status status;
   for (PortState& p : ports_) {
     if (p.xdp) status.Update(p.xdp->SetTunnelEndpoints(endpoints));
+  }
+  // Ports where the kernel also sees tunnel packets (af_packet) must not
+  // make it answer them with ICMP errors; harmless otherwise.
+  if (absl::Status s = kernel_sinks_.Set(endpoints); !s.ok()) {
+    spdlog::warn("tunnel traffic the kernel also receives may draw ICMP errors: {}", s.message());
   }
   return status;
 }
