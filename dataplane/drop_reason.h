@@ -77,6 +77,10 @@ namespace isthmus {
     "outbound ESP sequence numbers used up (RFC 4303 3.3.3): rekey needed")           \
   X(kEspNoRoom, "esp_no_room", "buffer lacks headroom or tailroom for the ESP encapsulation") \
   X(kEspCryptoError, "esp_crypto_error", "the crypto device failed the ESP operation") \
+  X(kEspInnerNotVxlan, "esp_inner_not_vxlan",                                      \
+    "decrypted packet of a VXLAN-in-ESP tunnel is not UDP to its VXLAN port at our endpoint") \
+  X(kEspVxlanWrongVni, "esp_vxlan_wrong_vni",                                      \
+    "VXLAN inside ESP carries a VNI other than the tunnel's")                        \
   X(kEspHandoffFull, "esp_handoff_full",                                            \
     "the ring to the worker that owns the tunnel's SAs was full")                    \
   X(kBug, "bug", "internal invariant violated (a bug: please report)")

@@ -1,6 +1,6 @@
 // The `tunnels:` section: point-to-point VXLAN (RFC 7348) and ESP tunnel
-// mode (RFC 4303) tunnels between appliances, each with a host interface
-// carrying its overlay address.
+// mode (RFC 4303) tunnels between appliances, optionally VXLAN carried
+// inside ESP, each with a host interface carrying its overlay address.
 
 #include "control/config/tunnel_section.h"
 
@@ -17,6 +17,7 @@ namespace {
 
 constexpr uint32_t kMaxVni = 0xffffff;     // 24 bits (RFC 7348 section 5)
 constexpr uint32_t kMaxUdpPort = 65535;
+constexpr uint16_t kVxlanPort = 4789;      // IANA (RFC 7348 section 5)
 constexpr uint32_t kMinMtu = 68;           // RFC 791
 constexpr uint32_t kMaxTunnelMtu = 8950;   // the largest port MTU (9000) minus VXLAN's 50 bytes
 constexpr uint32_t kMinMss = 536;          // RFC 9293 3.7.1 default MSS
@@ -73,6 +74,16 @@ struct ParsedTunnel {
   bool has_remote = false;
 };
 
+// `ipsec.vxlan` of an ipsec tunnel: VXLAN carried inside ESP. Kept in the
+// tunnel's own `vni` and `dst_port` (TunnelConfig), which describe the same
+// VXLAN layer as for a vxlan tunnel; here only until the type is known.
+struct EspVxlan {
+  uint32_t vni = 0;  // 0: not set (plain IPv4 in ESP)
+  uint16_t dst_port = kVxlanPort;
+  YAML::Node vni_node;
+  std::string vni_path;
+};
+
 class TunnelReader {
  public:
   TunnelReader(const Config& config, absl::flat_hash_map<std::string, std::string>& interface_owners,
@@ -98,6 +109,7 @@ class TunnelReader {
     parsed.path = path;
     parsed.node = node;
     TunnelConfig& t = parsed.tunnel;
+    EspVxlan esp_vxlan;
     const Field fields[] = {
         {"name", [&](const YAML::Node& v, const std::string& p) { ReadName(v, p, &t.name); }},
         {"type",
@@ -121,7 +133,7 @@ class TunnelReader {
            const auto vni = ReadUint(v, p, {1, kMaxVni}, diag_);
            if (vni) t.vni = static_cast<uint32_t>(*vni);
          }},
-        {"ipsec", [&](const YAML::Node& v, const std::string& p) { t.ipsec = ReadIpsec(v, p); }},
+        {"ipsec", [&](const YAML::Node& v, const std::string& p) { t.ipsec = ReadIpsec(v, p, &esp_vxlan); }},
         {"overlay",
          [&](const YAML::Node& v, const std::string& p) {
            if (const auto a = ReadOverlay(v, p)) {
@@ -162,7 +174,7 @@ class TunnelReader {
                                     {"overlay", kOverlayRule}}) {
       if (!seen.contains(key)) diag_.Add(node, JoinPath(path, key), "missing required key", rule);
     }
-    if (seen.contains("type")) CheckKindKeys(node, path, seen, t);
+    if (seen.contains("type")) CheckKindKeys(node, path, seen, esp_vxlan, t);
     if (seen.contains("local") && seen.contains("remote") && t.local == t.remote && parsed.has_remote) {
       diag_.Add(parsed.remote_node, JoinPath(path, "remote"), "is the same address as local",
                 "the peer's underlay address, different from ours");
@@ -179,7 +191,8 @@ class TunnelReader {
   }
 
   // Keys that belong to one tunnel type only.
-  void CheckKindKeys(const YAML::Node& node, const std::string& path, const SeenKeys& seen, TunnelConfig& t) {
+  void CheckKindKeys(const YAML::Node& node, const std::string& path, const SeenKeys& seen, const EspVxlan& esp_vxlan,
+                     TunnelConfig& t) {
     const bool ipsec = t.type == TunnelType::kIpsec;
     if (!ipsec && !seen.contains("vni")) diag_.Add(node, JoinPath(path, "vni"), "missing required key", "a VNI 1-16777215");
     if (ipsec && !seen.contains("ipsec")) {
@@ -192,10 +205,15 @@ class TunnelReader {
       auto it = seen.find(key);
       if (it == seen.end()) continue;
       diag_.Add(it->second, JoinPath(path, key), absl::StrCat("applies to type ", other, " only"),
-                absl::StrCat("omit it for a type ", ipsec ? "ipsec" : "vxlan", " tunnel"));
+                ipsec ? "omit it for a type ipsec tunnel (VXLAN inside ESP: ipsec.vxlan: {vni, dst_port})"
+                      : "omit it for a type vxlan tunnel");
     }
     if (ipsec) {
-      t.vni = 0;
+      // VXLAN inside ESP shares the VNI space with vxlan tunnels: a VNI
+      // names one overlay segment whichever way it travels.
+      t.vni = esp_vxlan.vni;
+      t.dst_port = esp_vxlan.dst_port;
+      if (t.vni != 0) ClaimUnique(vni_owners_, absl::StrCat(t.vni), esp_vxlan.vni_node, esp_vxlan.vni_path, "a VNI", diag_);
       if (auto it = seen.find("df"); it != seen.end() && t.df == TunnelDf::kInherit) {
         diag_.Add(it->second, JoinPath(path, "df"), "inherit is not offered for ipsec (DF is fixed in the SA)",
                   "set, clear");
@@ -212,10 +230,9 @@ class TunnelReader {
   // cipher the map names wherever it appears, so a bad key or file mode
   // stops a load or reload before anything changes; the keys are dropped
   // right after (the daemon reads them again when it builds the SAs).
-  std::optional<IpsecConfig> ReadIpsec(const YAML::Node& node, const std::string& path) {
+  std::optional<IpsecConfig> ReadIpsec(const YAML::Node& node, const std::string& path, EspVxlan* esp_vxlan) {
     IpsecConfig c;
     std::vector<KeyRef> keys;
-    bool ok = true;
     const Field fields[] = {
         {"cipher",
          [&](const YAML::Node& v, const std::string& p) {
@@ -253,12 +270,7 @@ class TunnelReader {
            }
          }},
         {"lifetime", [&](const YAML::Node& v, const std::string& p) { ReadLifetime(v, p, &c); }},
-        {"vxlan",
-         [&](const YAML::Node& v, const std::string& p) {
-           ok = false;
-           diag_.Add(v, p, "VXLAN inside ESP is not implemented yet",
-                     "omit ipsec.vxlan: the tunnel carries IPv4 packets in ESP tunnel mode");
-         }},
+        {"vxlan", [&](const YAML::Node& v, const std::string& p) { ReadEspVxlan(v, p, esp_vxlan); }},
     };
     const SeenKeys seen = WalkMap(node, path, fields, /*allow_empty=*/false, diag_);
     if (!node.IsMap()) return std::nullopt;
@@ -277,8 +289,34 @@ class TunnelReader {
       const absl::StatusOr<EspKey> key = LoadEspKeyFile(k.file, cipher);
       if (!key.ok()) diag_.Add(k.node, k.path, key.status().message(), kKeyFileRule);
     }
-    if (!ok) return std::nullopt;
     return c;
+  }
+
+  // `ipsec.vxlan: {vni, dst_port}`: the ESP inner packet is a VXLAN packet
+  // between the endpoints (dataplane/tunnel/vxlan_in_esp.h).
+  void ReadEspVxlan(const YAML::Node& node, const std::string& path, EspVxlan* out) {
+    EspVxlan c;
+    const Field fields[] = {
+        {"vni",
+         [&](const YAML::Node& v, const std::string& p) {
+           if (const auto vni = ReadUint(v, p, {1, kMaxVni}, diag_)) {
+             c.vni = static_cast<uint32_t>(*vni);
+             c.vni_node = v;
+             c.vni_path = p;
+           }
+         }},
+        {"dst_port",
+         [&](const YAML::Node& v, const std::string& p) {
+           if (const auto port = ReadUint(v, p, {1, kMaxUdpPort}, diag_)) c.dst_port = static_cast<uint16_t>(*port);
+         }},
+    };
+    const SeenKeys seen = WalkMap(node, path, fields, /*allow_empty=*/false, diag_);
+    if (!node.IsMap()) return;
+    if (!seen.contains("vni")) {
+      diag_.Add(node, JoinPath(path, "vni"), "missing required key", "a VNI 1-16777215");
+      return;
+    }
+    *out = c;
   }
 
   // A key_file to check once the cipher is known.

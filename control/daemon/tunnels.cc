@@ -5,7 +5,8 @@
 // its endpoint in the XDP program's tunnel_endpoints map. An ipsec tunnel
 // also owns its ESP SAs (one outbound, one or more inbound), all run by one
 // worker (the tunnel's owner; the others hand packets over), replaced
-// make-before-break on reload.
+// make-before-break on reload; with `ipsec.vxlan` its ESP inner packets are
+// VXLAN packets between the endpoints (dataplane/tunnel/vxlan_in_esp.h).
 
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -30,6 +31,7 @@
 #include "control/netlink/interface_control.h"
 #include "dataplane/port/port.h"
 #include "dataplane/tunnel/vxlan.h"
+#include "dataplane/tunnel/vxlan_in_esp.h"
 #include "control/log_format.h"
 #include "spdlog/spdlog.h"
 
@@ -52,8 +54,11 @@ constexpr unsigned kEspRingSize = 4096;
 
 uint64_t SoftLimit(uint64_t hard) { return hard / kPercent * kSoftLifetimePercent; }
 
+// VXLAN inside ESP pays both: the VXLAN packet is ESP's inner packet.
 uint32_t TunnelOverhead(const TunnelConfig& tc) {
-  return tc.type == TunnelType::kIpsec ? EspMtuOverhead(tc.ipsec && tc.ipsec->udp_encap) : kVxlanMtuOverhead;
+  if (tc.type != TunnelType::kIpsec) return kVxlanMtuOverhead;
+  const uint32_t esp = EspMtuOverhead(tc.ipsec && tc.ipsec->udp_encap);
+  return tc.vni != 0 ? esp + kVxlanInEspOverhead : esp;
 }
 
 EspCipher ToEspCipher(IpsecCipher c) { return c == IpsecCipher::kAes256Gcm ? EspCipher::kAes256Gcm : EspCipher::kAes128Gcm; }
@@ -320,7 +325,10 @@ absl::Status Daemon::CreateTunnel(const TunnelConfig& tc, uint32_t id) {
   if (absl::Status p = tunnels_->Publish(MakeTunnelEntry(t)); !p.ok()) return p;
   const std::string detail = tc.type == TunnelType::kIpsec
                                  ? absl::StrCat("spi out ", SpiText(tc.ipsec->outbound.spi), " ",
-                                                std::string(ToString(tc.ipsec->cipher)))
+                                                std::string(ToString(tc.ipsec->cipher)),
+                                                tc.vni != 0 ? absl::StrCat(" carrying vxlan vni ", tc.vni, " port ",
+                                                                           tc.dst_port)
+                                                            : "")
                                  : absl::StrCat("vni ", tc.vni);
   spdlog::info("tunnel {}: {} {} -> {} {} overlay {}/{} on {} (port {}), mtu {}", tc.name,
                std::string(ToString(tc.type)), ToString(tc.local), ToString(tc.remote), detail,
@@ -497,6 +505,7 @@ nlohmann::json Daemon::ShowTunnels() const {
     if (!down.empty()) row["state_reason"] = down;
     if (t.config.type == TunnelType::kIpsec) {
       row["ipsec"] = ShowEsp(t);
+      if (t.config.vni != 0) row["vni"] = t.config.vni;  // the VXLAN inside ESP (also ipsec.vxlan)
     } else {
       row["vni"] = t.config.vni;
       row["dst_port"] = t.config.dst_port;
@@ -538,6 +547,8 @@ nlohmann::json Daemon::ShowEsp(const TunnelState& t) const {
       {"esn", c.esn},
       {"replay_window", c.replay_window},
       {"udp_encap", c.udp_encap},
+      {"vxlan", t.config.vni != 0 ? nlohmann::json{{"vni", t.config.vni}, {"dst_port", t.config.dst_port}}
+                                  : nlohmann::json(nullptr)},
       {"owner_worker", t.id % std::max(1u, config_.dataplane.workers)},
       {"lifetime_limits", {{"packets", c.lifetime_packets}, {"bytes", c.lifetime_bytes}, {"seconds", c.lifetime_seconds}}},
       {"outbound", sa_json(t.esp_outbound)},

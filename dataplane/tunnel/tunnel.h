@@ -1,9 +1,9 @@
 #pragma once
 // The tunnel object the workers read: one immutable entry per configured
 // tunnel, addressed by a small dense id (its index in the config's
-// `tunnels:` list). Kind-specific behaviour hangs off `kind`: VXLAN today
-// (RFC 7348); ESP (RFC 4303) plugs in as another kind with its own encap and
-// decap functions and a pointer to its SA state.
+// `tunnels:` list). Kind-specific behaviour hangs off `kind`: VXLAN
+// (RFC 7348) and ESP tunnel mode (RFC 4303) with its SA state; an ESP
+// tunnel may carry VXLAN inside (CarriesVxlan, dataplane/tunnel/vxlan_in_esp.h).
 
 #include <array>
 #include <cstdint>
@@ -55,8 +55,8 @@ struct TunnelEntry {
   TunnelKind kind = TunnelKind::kVxlan;
   uint32_t local = 0;   // underlay source, host order
   uint32_t remote = 0;  // underlay destination, host order
-  uint32_t vni = 0;     // 24 bits
-  uint16_t dst_port = 4789;
+  uint32_t vni = 0;     // 24 bits; kIpsec: non-zero = VXLAN inside ESP with this VNI
+  uint16_t dst_port = 4789;  // VXLAN's UDP port (kVxlan, and kIpsec carrying VXLAN)
   uint16_t mtu = 1450;        // largest inner IPv4 packet carried
   uint16_t mss_clamp = 0;     // 0: off; else the largest TCP MSS a SYN may carry
   OuterDf df = OuterDf::kSet;
@@ -65,6 +65,11 @@ struct TunnelEntry {
   std::array<uint8_t, 6> remote_inner_mac{};  // the peer's inner MAC
   EspTunnelSas esp;                           // kIpsec only
 };
+
+// An ESP tunnel whose inner packets are VXLAN packets between the two
+// endpoints (the ESP inner IPv4 packet is local -> remote UDP to dst_port)
+// rather than the routed IPv4 packets themselves.
+inline bool CarriesVxlan(const TunnelEntry& t) { return t.kind == TunnelKind::kIpsec && t.vni != 0; }
 
 // The inner MAC of a VXLAN endpoint, derived from its underlay address so
 // both ends agree without configuration: 02:00 (locally administered,

@@ -24,11 +24,13 @@ inline constexpr uint16_t kVxlanDefaultPort = 4789;  // IANA, RFC 7348 section 5
 inline constexpr uint32_t kVxlanHeaderLen = 8;
 inline constexpr uint8_t kVxlanFlagI = 0x08;          // "VNI is valid"
 inline constexpr uint32_t kVxlanMaxVni = 0xffffff;
-// Bytes added in front of the inner Ethernet frame.
-inline constexpr uint32_t kVxlanEncapLen = kEtherHeaderLen + kIpv4MinHeaderLen + kUdpHeaderLen + kVxlanHeaderLen;
+// The VXLAN packet's own headers: outer IPv4 (no options), UDP, VXLAN.
+inline constexpr uint32_t kVxlanPacketHeaderLen = kIpv4MinHeaderLen + kUdpHeaderLen + kVxlanHeaderLen;
+// Bytes added in front of the inner Ethernet frame on the wire.
+inline constexpr uint32_t kVxlanEncapLen = kEtherHeaderLen + kVxlanPacketHeaderLen;
 // Bytes the tunnel costs against the egress port's MTU (the inner Ethernet
 // header travels inside the outer IPv4 packet): 50.
-inline constexpr uint32_t kVxlanMtuOverhead = kIpv4MinHeaderLen + kUdpHeaderLen + kVxlanHeaderLen + kEtherHeaderLen;
+inline constexpr uint32_t kVxlanMtuOverhead = kVxlanPacketHeaderLen + kEtherHeaderLen;
 // RFC 7348 section 5: the source port SHOULD come from a hash of the inner
 // headers and lie in the dynamic/private range 49152-65535 (RFC 6335).
 inline constexpr uint16_t kUdpSourcePortBase = 49152;
@@ -50,15 +52,16 @@ inline void StoreBe32(uint8_t* p, uint32_t v) {
   StoreBe16(p + 2, static_cast<uint16_t>(v));
 }
 
-// Writes the kVxlanEncapLen bytes in front of an inner Ethernet frame of
-// `inner_frame_len` bytes. The outer MACs are left for the underlay
-// adjacency (SetOuterMacs). The UDP checksum is 0 (RFC 7348 section 5:
-// SHOULD be zero on transmission over IPv4); the IPv4 checksum is complete.
-inline void WriteVxlanHeaders(uint8_t* out, const TunnelEntry& t, uint32_t inner_frame_len, uint16_t src_port,
-                              bool inner_df) {
-  std::memset(out, 0, kVxlanEncapLen);
-  StoreBe16(out + 12, kEtherTypeIpv4);
-  uint8_t* ip = out + kEtherHeaderLen;
+// Writes the outer IPv4, UDP and VXLAN headers (kVxlanPacketHeaderLen
+// bytes at `ip`) in front of an inner Ethernet frame of `inner_frame_len`
+// bytes. The UDP checksum is 0 (RFC 7348 section 5: SHOULD be zero on
+// transmission over IPv4); the IPv4 checksum is complete. A VXLAN tunnel
+// puts an Ethernet header in front (WriteVxlanHeaders); an ipsec tunnel
+// that carries VXLAN hands this IPv4 packet to its SA as the ESP inner
+// packet (dataplane/tunnel/vxlan_in_esp.h).
+inline void WriteVxlanPacketHeaders(uint8_t* ip, const TunnelEntry& t, uint32_t inner_frame_len, uint16_t src_port,
+                                    bool inner_df) {
+  std::memset(ip, 0, kVxlanPacketHeaderLen);
   const uint32_t udp_len = kUdpHeaderLen + kVxlanHeaderLen + inner_frame_len;
   ip[0] = 0x45;  // version 4, IHL 5
   StoreBe16(ip + 2, static_cast<uint16_t>(kIpv4MinHeaderLen + udp_len));
@@ -76,6 +79,16 @@ inline void WriteVxlanHeaders(uint8_t* out, const TunnelEntry& t, uint32_t inner
   uint8_t* vxlan = udp + kUdpHeaderLen;
   vxlan[0] = kVxlanFlagI;
   StoreBe32(vxlan + 4, t.vni << 8);
+}
+
+// Writes the kVxlanEncapLen bytes in front of an inner Ethernet frame of
+// `inner_frame_len` bytes: an outer Ethernet header whose MACs are left for
+// the underlay adjacency (SendUnderlay), then WriteVxlanPacketHeaders.
+inline void WriteVxlanHeaders(uint8_t* out, const TunnelEntry& t, uint32_t inner_frame_len, uint16_t src_port,
+                              bool inner_df) {
+  std::memset(out, 0, kEtherHeaderLen);
+  StoreBe16(out + 12, kEtherTypeIpv4);
+  WriteVxlanPacketHeaders(out + kEtherHeaderLen, t, inner_frame_len, src_port, inner_df);
 }
 
 // The inner Ethernet header of a point-to-point tunnel: to the peer's inner

@@ -9,6 +9,11 @@
 //   decap: outer IPv4 (L2 stripped) ─► inbound SA by SPI (replay, ICV, source…)
 //          ─► inner IPv4 ─► + inner Ethernet ─► IPv4 stage as if from the host TAP
 //
+// With VXLAN inside ESP (dataplane/tunnel/vxlan_in_esp.h) the SA's inner
+// packet is the VXLAN packet between the endpoints: tunnel_stage.h builds it
+// before staging; after decryption CheckVxlanInEsp checks it and the inner
+// Ethernet frame it carries goes to the IPv4 stage as it came.
+//
 // An SA is per-worker state (sequence numbers, replay window), so each ESP
 // tunnel has an owner worker; another worker hands the packet to the
 // owner's ring (tag in the mbuf's hash field) instead of touching the SA.
@@ -21,6 +26,7 @@
 
 #include "dataplane/ipsec/esp_sa.h"
 #include "dataplane/tunnel/vxlan.h"
+#include "dataplane/tunnel/vxlan_in_esp.h"
 #include "dataplane/worker/forward_context.h"
 #include "dataplane/worker/tunnel_underlay.h"
 
@@ -82,7 +88,8 @@ inline void FlushEncap(ForwardContext& ctx) {
     uint16_t n = 0;
     while (start + n < st.encap_count && st.encap[start + n].tunnel == &t) {
       run[n] = st.encap[start + n].m;
-      inner_len[n] = rte_pktmbuf_pkt_len(run[n]);
+      // Counted as the routed IPv4 packet, like a VXLAN tunnel counts it.
+      inner_len[n] = rte_pktmbuf_pkt_len(run[n]) - (CarriesVxlan(t) ? kVxlanInEspOverhead : 0);
       ++n;
     }
     if (t.esp.outbound == nullptr) {
@@ -112,9 +119,45 @@ inline void FlushEncap(ForwardContext& ctx) {
   st.encap_count = 0;
 }
 
+// A decrypted packet (`m` starts at the ESP inner IPv4 packet) becomes the
+// Ethernet frame the IPv4 stage takes as if received on the host TAP, and is
+// counted. False: dropped under a named reason.
+inline bool InnerFrame(ForwardContext& ctx, const TunnelEntry& t, rte_mbuf* m) {
+  TunnelCounters& c = ctx.counters->tunnels[t.id];
+  if (CarriesVxlan(t)) {
+    const VxlanInEspView v = CheckVxlanInEsp(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m), t);
+    if (!v.ok) {
+      tunnel_internal::TunnelDrop(ctx, t, m, v.drop);
+      return false;
+    }
+    // The peer's inner frame goes on as it came (addressed to our inner
+    // MAC, which the IPv4 stage checks), like a VXLAN tunnel's.
+    rte_pktmbuf_adj(m, static_cast<uint16_t>(v.inner_offset));
+    if (rte_pktmbuf_pkt_len(m) > v.inner_len) {
+      rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - v.inner_len));
+    }
+    c.decap_packets.Add(1);
+    c.decap_bytes.Add(v.inner_len - kEtherHeaderLen);
+    return true;
+  }
+  const uint32_t inner_len = rte_pktmbuf_pkt_len(m);
+  auto* eth = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kEtherHeaderLen));
+  if (eth == nullptr) {
+    tunnel_internal::TunnelDrop(ctx, t, m, DropReason::kTunnelNoHeadroom);
+    return false;
+  }
+  // As the peer would address it over a point-to-point link: to our
+  // inner MAC (the host TAP's) from the peer's.
+  std::memcpy(eth, t.inner_mac.data(), 6);
+  std::memcpy(eth + 6, t.remote_inner_mac.data(), 6);
+  StoreBe16(eth + 12, kEtherTypeIpv4);
+  c.decap_packets.Add(1);
+  c.decap_bytes.Add(inner_len);
+  return true;
+}
+
 // Runs every staged received packet through its tunnel's inbound SAs. Inner
-// packets get the tunnel's inner Ethernet header (to our host TAP's MAC) and
-// are appended to out/out_port for the IPv4 stage.
+// frames (InnerFrame) are appended to out/out_port for the IPv4 stage.
 inline void FlushDecap(ForwardContext& ctx, rte_mbuf** out, uint16_t* out_port, uint16_t* out_count) {
   EspStaging& st = *ctx.esp;
   rte_mbuf* run[kMaxBurst];
@@ -158,7 +201,6 @@ inline void FlushDecap(ForwardContext& ctx, rte_mbuf** out, uint16_t* out_port, 
       sa->Process(run + i, k, verdicts + i, now);
       i = static_cast<uint16_t>(i + k);
     }
-    TunnelCounters& c = ctx.counters->tunnels[t.id];
     for (uint16_t j = 0; j < n; ++j) {
       rte_mbuf* m = run[j];
       if (m == nullptr) continue;
@@ -166,19 +208,7 @@ inline void FlushDecap(ForwardContext& ctx, rte_mbuf** out, uint16_t* out_port, 
         tunnel_internal::TunnelDrop(ctx, t, m, EspDropReason(verdicts[j]));
         continue;
       }
-      const uint32_t inner_len = rte_pktmbuf_pkt_len(m);
-      auto* eth = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kEtherHeaderLen));
-      if (eth == nullptr) {
-        tunnel_internal::TunnelDrop(ctx, t, m, DropReason::kTunnelNoHeadroom);
-        continue;
-      }
-      // As the peer would address it over a point-to-point link: to our
-      // inner MAC (the host TAP's) from the peer's.
-      std::memcpy(eth, t.inner_mac.data(), 6);
-      std::memcpy(eth + 6, t.remote_inner_mac.data(), 6);
-      StoreBe16(eth + 12, kEtherTypeIpv4);
-      c.decap_packets.Add(1);
-      c.decap_bytes.Add(inner_len);
+      if (!InnerFrame(ctx, t, m)) continue;
       out[*out_count] = m;
       out_port[(*out_count)++] = t.host_port;
     }

@@ -4,7 +4,7 @@
 // second (underlay) lookup that sends them, and decapsulation of tunnel
 // packets addressed to one of our endpoints. Per tunnel kind the stage calls
 // that kind's encap/decap functions: VXLAN (RFC 7348) here, ESP (RFC 4303)
-// in esp_stage.h.
+// in esp_stage.h, and VXLAN inside ESP (vxlan_in_esp.h) as a variant of ESP.
 //
 //   FIB next hop kTunnel ─► TTL/MTU ─► MSS clamp ─► inner Ethernet ─► outer IPv4/UDP/VXLAN
 //        ─► underlay lookup of `remote` (a tunnel again: drop tunnel_recursion) ─► neighbour MAC ─► TX
@@ -48,16 +48,28 @@ inline void EncapVxlan(ForwardContext& ctx, const TunnelEntry& t, rte_mbuf* m, u
 }
 
 // ESP tunnel mode carries the IPv4 packet itself: the Ethernet header goes,
-// the SA (at the end of the burst, esp_stage.h) adds the outer headers.
+// the SA (at the end of the burst, esp_stage.h) adds the outer headers. A
+// tunnel carrying VXLAN inside ESP (vxlan_in_esp.h) keeps the frame, gives
+// it the inner Ethernet header and VXLAN's IPv4/UDP/VXLAN headers, and the
+// SA encrypts that VXLAN packet instead.
 inline void EncapEsp(ForwardContext& ctx, const TunnelEntry& t, rte_mbuf* m, uint32_t ip_len, uint32_t hash) {
   const uint32_t frame_len = kEtherHeaderLen + ip_len;
   if (rte_pktmbuf_pkt_len(m) > frame_len) {
     rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - frame_len));
   }
-  uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, kEtherHeaderLen);
+  uint8_t* eth = rte_pktmbuf_mtod(m, uint8_t*);
+  uint8_t* ip = eth + kEtherHeaderLen;
   if (t.mss_clamp != 0) ClampTcpMss(ip, ip_len, t.mss_clamp);
   if (ctx.esp == nullptr) return TunnelDrop(ctx, t, m, DropReason::kTunnelDown);
-  rte_pktmbuf_adj(m, static_cast<uint16_t>(kEtherHeaderLen));
+  if (!CarriesVxlan(t)) {
+    rte_pktmbuf_adj(m, static_cast<uint16_t>(kEtherHeaderLen));
+    return esp_internal::StageEncap(ctx, t, m, hash);
+  }
+  const bool inner_df = InnerDf(ip);
+  WriteInnerEthernet(eth, t);
+  auto* vxlan_ip = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kVxlanPacketHeaderLen));
+  if (vxlan_ip == nullptr) return TunnelDrop(ctx, t, m, DropReason::kTunnelNoHeadroom);
+  WriteVxlanPacketHeaders(vxlan_ip, t, frame_len, VxlanSourcePort(hash), inner_df);
   esp_internal::StageEncap(ctx, t, m, hash);
 }
 

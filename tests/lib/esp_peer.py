@@ -9,13 +9,22 @@ it stands for through the tunnel, and on command sends crafted packets
 (valid, replayed, outside the replay window, ICV-tampered, unknown SPI,
 wrong outer source).
 
+With --vxlan-vni N the tunnel carries VXLAN inside ESP (an isthmusd tunnel
+with `ipsec.vxlan`, RFC 7348 in RFC 4303 tunnel mode): the ESP inner packet
+is a VXLAN packet between the two endpoints (IPv4 + UDP to --vxlan-port +
+VXLAN header with the I flag and VNI N + Ethernet frame), which the peer
+builds and checks by hand, as a Linux vxlan device over an ESP-protected
+path would.
+
 Every decrypted or refused packet is logged, one line each:
-  RX OK <spi hex> <seq> <inner proto> <inner src> <inner dst>
+  RX OK <spi hex> <seq> <inner proto> <inner src> <inner dst> [vni <N>]
   RX FAIL <spi hex> <reason>
 Commands: the test writes a file CTL_DIR/cmd-N with one command, the peer
 runs it and creates CTL_DIR/cmd-N.done:
   rekey                    switch the outbound SA to the next --out SA
-  inject KIND COUNT        KIND: valid replay window tamper spi source
+  inject KIND COUNT        KIND: valid replay window tamper spi source,
+                           and with --vxlan-vni: vni (valid ESP, VXLAN with
+                           another VNI), bare (valid ESP, no VXLAN inside)
 """
 
 import argparse
@@ -35,6 +44,13 @@ ETH_P_IP = 0x0800
 IPPROTO_ICMP = 1
 ICMP_ECHO_REPLY = 0
 ICMP_ECHO_REQUEST = 8
+IPPROTO_UDP = 17
+VXLAN_FLAG_I = 0x08  # RFC 7348 section 5 (scapy's default 0x0C would set a GPE bit)
+VXLAN_SRC_PORT_BASE = 49152
+VXLAN_SRC_PORTS = 16384
+ETH_HLEN = 14
+UDP_HLEN = 8
+VXLAN_HLEN = 8
 SEQ_HALF = 1 << 31
 SEQ_SPACE = 1 << 32
 UNKNOWN_SPI = 0x0BAD0BAD
@@ -59,6 +75,11 @@ def ip_aton(a: str) -> int:
     return int(ipaddress.IPv4Address(a))
 
 
+def derived_mac(address: int) -> bytes:
+    """isthmusd's inner MAC of a tunnel endpoint: 02:00 + the IPv4 address."""
+    return b"\x02\x00" + struct.pack("!I", address)
+
+
 class Peer:
     def __init__(self, args):
         self.args = args
@@ -76,6 +97,37 @@ class Peer:
         self.dst_mac = bytes.fromhex(args.nva_mac.replace(":", ""))
         self.log = open(args.log, "a", buffering=1)
         self.next_cmd = 0
+        self.vni = args.vxlan_vni
+
+    # ---------------------------------------------------------------- VXLAN inside ESP
+    def vxlan_wrap(self, inner: bytes, vni: int) -> bytes:
+        """The ESP inner packet: VXLAN from our endpoint to isthmusd's."""
+        frame = derived_mac(self.remote) + derived_mac(self.local) + struct.pack("!H", ETH_P_IP) + inner
+        sport = VXLAN_SRC_PORT_BASE + (esp_reference.checksum(inner[12:20]) % VXLAN_SRC_PORTS)
+        vxlan = struct.pack("!B3xI", VXLAN_FLAG_I, vni << 8) + frame
+        udp = struct.pack("!HHHH", sport, self.args.vxlan_port, UDP_HLEN + len(vxlan), 0) + vxlan
+        return esp_reference.ipv4_header(self.local, self.remote, IPPROTO_UDP, len(udp), True) + udp
+
+    def vxlan_unwrap(self, pkt: bytes):
+        """(inner IPv4 packet, None) or (None, why it is not our VXLAN)."""
+        if len(pkt) < 20 or pkt[0] != 0x45 or pkt[9] != IPPROTO_UDP:
+            return None, "not UDP"
+        src, dst = struct.unpack("!II", pkt[12:20])
+        if src != self.remote or dst != self.local:
+            return None, "addresses %s -> %s" % (ipaddress.IPv4Address(src), ipaddress.IPv4Address(dst))
+        total = struct.unpack("!H", pkt[2:4])[0]
+        udp = pkt[20:total]
+        if len(udp) < UDP_HLEN + VXLAN_HLEN + ETH_HLEN or struct.unpack("!H", udp[2:4])[0] != self.args.vxlan_port:
+            return None, "not UDP to the VXLAN port"
+        flags, word = struct.unpack("!B3xI", udp[UDP_HLEN:UDP_HLEN + VXLAN_HLEN])
+        if not flags & VXLAN_FLAG_I:
+            return None, "I flag clear"
+        if word >> 8 != self.vni:
+            return None, "VNI %d" % (word >> 8)
+        frame = udp[UDP_HLEN + VXLAN_HLEN:]
+        if frame[:6] != derived_mac(self.local) or struct.unpack("!H", frame[12:14])[0] != ETH_P_IP:
+            return None, "inner Ethernet"
+        return frame[ETH_HLEN:], None
 
     # ---------------------------------------------------------------- send
     def esp_packet(self, sa: Sa, seq: int, inner: bytes, src: int = None, spi: int = None, tamper=False) -> bytes:
@@ -97,7 +149,9 @@ class Peer:
     def send(self, packet: bytes):
         self.sock.send(self.dst_mac + self.src_mac + struct.pack("!H", ETH_P_IP) + packet)
 
-    def send_inner(self, inner: bytes, **kw):
+    def send_inner(self, inner: bytes, vni: int = None, bare: bool = False, **kw):
+        if self.vni is not None and not bare:
+            inner = self.vxlan_wrap(inner, self.vni if vni is None else vni)
         sa = self.outbound[self.active]
         sa.seq += 1
         packet = self.esp_packet(sa, sa.seq, inner, **kw)
@@ -150,8 +204,15 @@ class Peer:
         if next_header != esp_reference.IPPROTO_IPIP or plain[-2 - pad_len:-2] != bytes(range(1, pad_len + 1)):
             self.log.write("RX FAIL 0x%08x trailer\n" % spi)
             return
-        self.log.write("RX OK 0x%08x %d %d %s %s\n" % (spi, seq, inner[9], ipaddress.IPv4Address(inner[12:16]),
-                                                     ipaddress.IPv4Address(inner[16:20])))
+        suffix = ""
+        if self.vni is not None:
+            inner, why = self.vxlan_unwrap(inner)
+            if inner is None:
+                self.log.write("RX FAIL 0x%08x vxlan: %s\n" % (spi, why))
+                return
+            suffix = " vni %d" % self.vni
+        self.log.write("RX OK 0x%08x %d %d %s %s%s\n" % (spi, seq, inner[9], ipaddress.IPv4Address(inner[12:16]),
+                                                       ipaddress.IPv4Address(inner[16:20]), suffix))
         self.answer(inner)
 
     def answer(self, inner: bytes):
@@ -188,10 +249,15 @@ class Peer:
                 self.send_inner(inner, spi=UNKNOWN_SPI)
             elif kind == "source":
                 self.send_inner(inner, src=ip_aton(self.args.wrong_source))
+            elif kind == "vni":
+                self.send_inner(inner, vni=self.vni + 1)
+            elif kind == "bare":
+                self.send_inner(inner, bare=True)
             elif kind == "window":
                 # Never sent, but older than the window below the highest.
                 old = sa.seq - self.args.window - 1 - _
-                self.send(self.esp_packet(sa, old, inner))
+                wrapped = inner if self.vni is None else self.vxlan_wrap(inner, self.vni)
+                self.send(self.esp_packet(sa, old, wrapped))
             else:
                 raise ValueError(kind)
             time.sleep(0.002)
@@ -245,6 +311,8 @@ def main() -> int:
     p.add_argument("--inject-dst", required=True, help="inner destination of injected packets")
     p.add_argument("--wrong-source", required=True, help="outer source of the wrong-source injection")
     p.add_argument("--window", type=int, default=1024, help="isthmusd's replay window")
+    p.add_argument("--vxlan-vni", type=int, help="VXLAN inside ESP with this VNI")
+    p.add_argument("--vxlan-port", type=int, default=4789, help="UDP port of the VXLAN inside ESP")
     p.add_argument("--log", required=True)
     p.add_argument("--ctl", required=True)
     Peer(p.parse_args()).run()

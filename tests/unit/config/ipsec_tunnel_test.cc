@@ -1,6 +1,7 @@
 // `type: ipsec` tunnels: every knob, the key file checks made at load time
 // (mode 0600/0400 only, length per cipher, never a key byte in a message),
-// SPI range (RFC 4303 2.1), and what a reload may change (rekey only).
+// SPI range (RFC 4303 2.1), VXLAN inside ESP (`ipsec.vxlan`: VNI range and
+// uniqueness across tunnels), and what a reload may change (rekey only).
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -132,7 +133,14 @@ TEST_F(IpsecTunnelTest, RefusedWithKeyAndAccepted) {
        "tunnels[0].ipsec.cipher: unknown value 'aes-128-cbc' (accepted: aes-128-gcm, aes-256-gcm)"},
       {"window not a power of two", "      replay_window: 1000\n", "out.key", "4097", "1000 is not a power of two"},
       {"window too small", "      replay_window: 16\n", "out.key", "4097", "tunnels[0].ipsec.replay_window"},
-      {"vxlan inside esp", "      vxlan: {vni: 7}\n", "out.key", "4097", "VXLAN inside ESP is not implemented yet"},
+      {"vxlan vni 0", "      vxlan: {vni: 0}\n", "out.key", "4097", "tunnels[0].ipsec.vxlan.vni: "},
+      {"vxlan vni beyond 24 bits", "      vxlan: {vni: 16777216}\n", "out.key", "4097",
+       "tunnels[0].ipsec.vxlan.vni: "},
+      {"vxlan without vni", "      vxlan: {dst_port: 4789}\n", "out.key", "4097",
+       "tunnels[0].ipsec.vxlan.vni: missing required key (accepted: a VNI 1-16777215)"},
+      {"vxlan port 0", "      vxlan: {vni: 7, dst_port: 0}\n", "out.key", "4097", "tunnels[0].ipsec.vxlan.dst_port: "},
+      {"vxlan unknown key", "      vxlan: {vni: 7, flags: 8}\n", "out.key", "4097", "tunnels[0].ipsec.vxlan.flags"},
+      {"vxlan not a map", "      vxlan: 7\n", "out.key", "4097", "tunnels[0].ipsec.vxlan"},
       {"unknown key", "      pfs: true\n", "out.key", "4097", "tunnels[0].ipsec.pfs"},
   };
   for (const Bad& c : cases) {
@@ -143,6 +151,57 @@ TEST_F(IpsecTunnelTest, RefusedWithKeyAndAccepted) {
     // Never a key byte in an error.
     EXPECT_THAT(config.status().message(), Not(HasSubstr("00112233")));
   }
+}
+
+TEST_F(IpsecTunnelTest, PlainEspCarriesNoVxlan) {
+  const auto config = LoadConfigText(Yaml(), kSource);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->tunnels[0].vni, 0u) << "VNI 0: the ESP inner packet is the routed IPv4 packet";
+}
+
+TEST_F(IpsecTunnelTest, VxlanInsideEspKeepsVniAndPort) {
+  auto config = LoadConfigText(Yaml("      vxlan: {vni: 16777215}\n"), kSource);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->tunnels[0].vni, 16777215u);
+  EXPECT_EQ(config->tunnels[0].dst_port, 4789) << "IANA VXLAN port by default";
+  config = LoadConfigText(Yaml("      vxlan: {vni: 1, dst_port: 8472}\n"), kSource);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->tunnels[0].vni, 1u);
+  EXPECT_EQ(config->tunnels[0].dst_port, 8472);
+}
+
+TEST_F(IpsecTunnelTest, TopLevelVniPointsAtIpsecVxlan) {
+  std::string yaml = Yaml();
+  yaml.replace(yaml.find("    ipsec:"), 0, "    dst_port: 4789\n");
+  const auto config = LoadConfigText(yaml, kSource);
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(config.status().message(), HasSubstr("tunnels[0].dst_port: applies to type vxlan only"));
+  EXPECT_THAT(config.status().message(), HasSubstr("ipsec.vxlan: {vni, dst_port}"));
+}
+
+// A VNI names one overlay segment whether it travels bare or inside ESP.
+TEST_F(IpsecTunnelTest, VxlanInsideEspVniIsUniqueAcrossTunnels) {
+  const std::string vxlan_tunnel =
+      "  - {name: west, type: vxlan, local: 192.0.2.1, remote: 192.0.2.3, vni: 7, overlay: 198.18.251.1/30}\n";
+  auto config = LoadConfigText(Yaml("      vxlan: {vni: 7}\n") + vxlan_tunnel, kSource);
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(std::string(config.status().message()),
+              HasSubstr("tunnels[1].vni: '7' is already used by tunnels[0].ipsec.vxlan.vni (accepted: a VNI not used "
+                        "elsewhere)"));
+  config = LoadConfigText(Yaml("      vxlan: {vni: 8}\n") + vxlan_tunnel, kSource);
+  EXPECT_TRUE(config.ok()) << config.status();
+
+  // Two ipsec tunnels with the same VNI inside.
+  std::string second = Yaml("      vxlan: {vni: 9}\n");
+  second = second.substr(second.find("  - name: east"));
+  second = absl::StrReplaceAll(second, {{"name: east", "name: north"},
+                                        {"remote: 192.0.2.2", "remote: 192.0.2.4"},
+                                        {"198.18.250.1/30", "198.18.252.1/30"},
+                                        {"spi: 8193", "spi: 8195"}});
+  config = LoadConfigText(Yaml("      vxlan: {vni: 9}\n") + second, kSource);
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(std::string(config.status().message()),
+              HasSubstr("tunnels[1].ipsec.vxlan.vni: '9' is already used by tunnels[0].ipsec.vxlan.vni"));
 }
 
 TEST_F(IpsecTunnelTest, KeyFileMode0644IsRefusedWithFileAndLine) {
@@ -193,6 +252,7 @@ TEST_F(IpsecTunnelTest, ReloadMayRekeyButNotChangeTheCipher) {
       {"esn", [](Config& c) { c.tunnels[0].ipsec->esn = false; }, {"tunnels"}},
       {"udp_encap", [](Config& c) { c.tunnels[0].ipsec->udp_encap = true; }, {"tunnels"}},
       {"df (fixed in the SA)", [](Config& c) { c.tunnels[0].df = TunnelDf::kClear; }, {"tunnels"}},
+      {"vxlan inside esp (another inner packet format)", [](Config& c) { c.tunnels[0].vni = 7; }, {"tunnels"}},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.description);
