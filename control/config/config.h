@@ -114,7 +114,7 @@ struct TunnelConfig {
   TunnelType type = TunnelType::kVxlan;
   Ipv4Addr local;                 // our underlay address
   Ipv4Addr remote;                // the peer's underlay address
-  uint32_t vni = 0;               // 1..16777215
+  uint32_t vni = 0;               // vxlan: 1..16777215; ipsec: 0 = plain ESP, else ipsec.vxlan.vni
   InterfaceAddress overlay;       // ours, on the tunnel's host interface
   std::optional<uint32_t> mtu;    // unset: egress port MTU minus the overhead
   MssClampConfig mss_clamp;

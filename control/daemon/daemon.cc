@@ -673,6 +673,7 @@ absl::Status Daemon::Run() {
     }
     ServiceNeighborRequests();
     tunnels_->Reclaim();
+    DrainEspSas();
     ReclaimEspSas();
     if (watchdog && std::chrono::steady_clock::now() - last_watchdog > std::chrono::microseconds(watchdog_usec / 3)) {
       sd_notify(0, "WATCHDOG=1");

@@ -55,6 +55,12 @@ struct PortState {
 struct EspSaState {
   IpsecSaConfig config;
   std::unique_ptr<EspSa> sa;
+  // An inbound SA a reload no longer lists stays in service, draining, until
+  // no packet has arrived on it for kEspDrainIdle (make-before-break: the
+  // peer may still be sending on it while it switches).
+  bool draining = false;
+  uint64_t drain_packets = 0;                        // stats().packets when last seen moving
+  std::chrono::steady_clock::time_point drain_since;  // when it last moved
 };
 
 // A configured tunnel as the control thread knows it (tunnels.cc).
@@ -94,6 +100,8 @@ class Daemon {
   absl::Status BuildEspSas(TunnelState& t, const IpsecConfig& next, std::vector<std::string>* changes);
   void RetireEspSa(std::unique_ptr<EspSa> sa);
   void ReclaimEspSas();
+  // Retires draining inbound SAs that have been idle long enough (control tick).
+  void DrainEspSas();
   absl::Status CreateEspRings();
   nlohmann::json ShowEsp(const TunnelState& t) const;
   void ReloadTunnels(const Config& next, std::vector<std::string>* changes);

@@ -48,6 +48,8 @@ constexpr uint32_t EspMtuOverhead(bool udp_encap) {
          kEspTrailerLen + kEspGcmIcvLen;
 }
 // Soft lifetime (time to rekey, shown in `show tunnels`) at 90% of the hard one.
+// An inbound SA a reload removed is kept while packets still arrive on it.
+constexpr auto kEspDrainIdle = std::chrono::seconds(2);
 constexpr uint64_t kSoftLifetimePercent = 90;
 constexpr uint64_t kPercent = 100;
 constexpr unsigned kEspRingSize = 4096;
@@ -259,12 +261,62 @@ absl::Status Daemon::BuildEspSas(TunnelState& t, const IpsecConfig& next, std::v
     }
   }
   for (EspSaState& o : old_in) {
-    if (o.sa != nullptr) {
-      if (changes) changes->push_back(absl::StrCat("tunnel ", t.config.name, ": inbound SA ", SpiText(o.config.spi), " removed"));
-      pending_retire_.push_back(std::move(o.sa));
+    if (o.sa == nullptr) continue;
+    if (t.esp_inbound.size() < kMaxEspInboundSas) {
+      // Kept until its traffic stops (DrainEspSas).
+      if (changes) {
+        changes->push_back(absl::StrCat("tunnel ", t.config.name, ": inbound SA ", SpiText(o.config.spi),
+                                        o.draining ? " still draining" : " draining (removed once idle)"));
+      }
+      if (!o.draining) {
+        o.draining = true;
+        o.drain_packets = o.sa->stats().packets;
+        o.drain_since = std::chrono::steady_clock::now();
+      }
+      t.esp_inbound.push_back(std::move(o));
+      continue;
     }
+    if (changes) {
+      changes->push_back(absl::StrCat("tunnel ", t.config.name, ": inbound SA ", SpiText(o.config.spi), " removed (no room to drain: ",
+                                      kMaxEspInboundSas, " inbound SAs at most)"));
+    }
+    pending_retire_.push_back(std::move(o.sa));
   }
   return absl::OkStatus();
+}
+
+void Daemon::DrainEspSas() {
+  const auto now = std::chrono::steady_clock::now();
+  for (TunnelState& t : tunnel_states_) {
+    std::vector<std::unique_ptr<EspSa>> idle;
+    {
+      absl::MutexLock lock(&esp_mu_);
+      for (auto it = t.esp_inbound.begin(); it != t.esp_inbound.end();) {
+        if (!it->draining) {
+          ++it;
+          continue;
+        }
+        const uint64_t packets = it->sa->stats().packets;
+        if (packets != it->drain_packets) {
+          it->drain_packets = packets;
+          it->drain_since = now;
+        }
+        if (now - it->drain_since < kEspDrainIdle) {
+          ++it;
+          continue;
+        }
+        spdlog::info("tunnel {}: inbound SA {} idle for {} s: removed", t.config.name, SpiText(it->config.spi),
+                     std::chrono::duration_cast<std::chrono::seconds>(kEspDrainIdle).count());
+        idle.push_back(std::move(it->sa));
+        it = t.esp_inbound.erase(it);
+      }
+    }
+    if (idle.empty()) continue;
+    if (absl::Status s = tunnels_->Publish(MakeTunnelEntry(t)); !s.ok()) {
+      spdlog::warn("tunnel {}: {}", t.config.name, s.message());
+    }
+    for (std::unique_ptr<EspSa>& sa : idle) RetireEspSa(std::move(sa));
+  }
 }
 
 // Called after the entry that no longer points at `sa` is published: the
@@ -523,7 +575,7 @@ nlohmann::json Daemon::ShowEsp(const TunnelState& t) const {
     return s.hard_expired ? "expired" : s.soft_expired ? "rekey_due" : "ok";
   };
   auto sa_json = [&](const EspSaState& st) {
-    nlohmann::json j = {{"spi", SpiText(st.config.spi)}, {"key_file", st.config.key_file}};
+    nlohmann::json j = {{"spi", SpiText(st.config.spi)}, {"key_file", st.config.key_file}, {"draining", st.draining}};
     if (st.sa == nullptr) return j;
     const EspSaStats s = st.sa->stats();
     j["sequence"] = s.highest_seq;

@@ -3,13 +3,15 @@
 // a custom VXLAN dst_port, bit 1 enables ESP (protocol 50 and UDP 4500, as
 // when an ipsec tunnel exists). ParseTunnelPacket is the one entry point for
 // every tunnel kind (VXLAN, ESP, UDP-encapsulated ESP); ParseEspOuter, which
-// the ESP SAs also call, is fuzzed directly too.
+// the ESP SAs also call, is fuzzed directly too, and so is CheckVxlanInEsp,
+// which reads what an inbound SA decrypted for a VXLAN-in-ESP tunnel.
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 
 #include "dataplane/tunnel/decap_parser.h"
+#include "dataplane/tunnel/vxlan_in_esp.h"
 
 namespace {
 
@@ -31,6 +33,25 @@ void CheckEspOuter(const uint8_t* ip, uint32_t len) {
   (void)last;
 }
 
+// The same bytes as the decrypted inner packet of a VXLAN-in-ESP tunnel
+// whose endpoints and VNI are read from them, so matching packets are as
+// likely as mismatched ones: an accepted frame lies inside the packet.
+void CheckVxlanInEspInner(const uint8_t* ip, uint32_t len) {
+  if (len < isthmus::kIpv4MinHeaderLen) return;
+  isthmus::TunnelEntry t;
+  t.kind = isthmus::TunnelKind::kIpsec;
+  t.remote = isthmus::LoadBe32(ip + 12);
+  t.local = isthmus::LoadBe32(ip + 16);
+  t.vni = 1 + ip[1] % isthmus::kVxlanMaxVni;
+  t.dst_port = isthmus::kVxlanDefaultPort;
+  const isthmus::VxlanInEspView v = isthmus::CheckVxlanInEsp(ip, len, t);
+  if (!v.ok) return;
+  if (v.inner_offset > len || v.inner_len > len - v.inner_offset) Fail("VXLAN-in-ESP inner frame beyond the packet");
+  if (v.inner_len < isthmus::kEtherHeaderLen) Fail("VXLAN-in-ESP inner frame shorter than Ethernet");
+  volatile uint8_t last = ip[v.inner_offset + v.inner_len - 1];  // ASan checks the read
+  (void)last;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -42,6 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t* ip = data + 1;
   const auto len = static_cast<uint32_t>(size - 1);
   CheckEspOuter(ip, len);
+  CheckVxlanInEspInner(ip, len);
   const isthmus::DecapParse p = isthmus::ParseTunnelPacket(ip, len, ports);
   if (p.proto == isthmus::TunnelProto::kNone) return 0;
   if (p.proto == isthmus::TunnelProto::kEsp && !ports.esp) Fail("ESP claimed while no ipsec tunnel exists");
