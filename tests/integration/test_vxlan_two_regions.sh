@@ -58,6 +58,9 @@ readonly IPERF_RATE=20M
 readonly MIN_TCP_BYTES=1000000
 readonly CAPTURE_SECONDS=6
 readonly MAX_WARMUP_DROPS=5
+# Port MTU 1500 minus VXLAN's 50 bytes; TCP MSS clamped to it minus 40.
+readonly TUNNEL_MTU=1450
+readonly CLAMPED_MSS=$((TUNNEL_MTU - 40))
 # Drops that have no business happening on a healthy two-region overlay.
 # neighbor_missing (first packet to a next hop), l2_not_for_us, not_ipv4 and
 # kernel_has_copy (af_packet) are normal noise and not listed.
@@ -365,6 +368,27 @@ check_capture() {
   check "inside VXLAN: BGP between ${A_OVERLAY} and ${B_OVERLAY}"
 }
 
+# check_pmtu_and_mss: issue 4 item 2. A DF packet too big for the tunnel
+# draws ICMP fragmentation-needed with the tunnel MTU (RFC 1191), and the
+# MSS of a SYN crossing the tunnel is clamped so TCP never needs that.
+check_pmtu_and_mss() {
+  local out mss pcap="${TEST_TMP}/syn.pcap" cap
+  out="$(ns_exec ha ping -c 3 -i 0.3 -W 1 -M do -s $((TUNNEL_MTU + 1 - 28)) "${HB_ADDR}" 2>&1)" || true
+  grep -Eq "mtu ?= ?${TUNNEL_MTU}" <<<"${out}" ||
+    die "a ${TUNNEL_MTU}+1-byte DF ping got no frag-needed with mtu ${TUNNEL_MTU}: ${out}"
+  check "DF packet over the tunnel MTU: ICMP fragmentation needed, mtu ${TUNNEL_MTU}"
+  out="$(ns_exec ha ping -c 2 -i 0.3 -W 1 -M do -s $((TUNNEL_MTU - 28)) "${HB_ADDR}" 2>&1)"
+  assert_contains "${out}" "2 packets transmitted, 2 received" "a ${TUNNEL_MTU}-byte DF ping crosses the tunnel"
+  start_bg hb "${TEST_TMP}/syn-capture.log" tshark -i hb0 -a duration:4 -f "tcp[tcpflags] & tcp-syn != 0 and dst port ${IPERF_PORT}" -w "${pcap}"
+  cap=${BG_PID}
+  sleep 1.5
+  ns_exec ha timeout 5 bash -c "exec 3<>/dev/tcp/${HB_ADDR}/${IPERF_PORT}" 2>/dev/null || true
+  wait_until 10 _it_not_running "${cap}" || stop_bg "${cap}" INT 5
+  mss="$(tshark -r "${pcap}" -Y "tcp.flags.syn == 1 && tcp.flags.ack == 0" -T fields -e tcp.options.mss_val 2>/dev/null | head -1)"
+  [[ -n "${mss}" ]] || die "no SYN from host A captured at host B"
+  assert_eq "${CLAMPED_MSS}" "${mss}" "SYN at host B: MSS clamped to tunnel MTU - 40 (host A sent 1460)"
+}
+
 check_counters() {
   local name field value
   for name in a b; do
@@ -454,6 +478,7 @@ check_session_and_routes
 snapshot_counters
 check_traffic
 check_capture
+check_pmtu_and_mss
 check_counters
 check_break_and_restore
 pass "two regions over VXLAN VNI ${VNI} (${IT_DRIVER}): BGP in the tunnel, hosts reach each other, underlay carries only VXLAN, hold-timer teardown and recovery ($((SECONDS - T0)) s)"
