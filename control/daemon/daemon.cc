@@ -414,7 +414,7 @@ void Daemon::MirrorToKernel(const Ipv4Prefix& prefix, RouteSource source, const 
       target.nexthops.push_back({port->ifindex, Ipv4Addr{nh.gateway}});
     }
   }
-  kernel_mirror_->Replace(prefix, std::move(target));
+  kernel_mirror_->Replace(prefix, target);
 }
 
 absl::Status Daemon::StartWorkers() {

@@ -33,26 +33,21 @@ KernelRouteMirror::~KernelRouteMirror() {
   thread_.join();
 }
 
-void KernelRouteMirror::Replace(const Ipv4Prefix& prefix, Target target) {
-  uint32_t id;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    id = targets_.Acquire(target);
-  }
-  Enqueue(prefix, id);
-}
+void KernelRouteMirror::Replace(const Ipv4Prefix& prefix, const Target& target) { Enqueue(prefix, &target); }
 
-void KernelRouteMirror::Remove(const Ipv4Prefix& prefix) { Enqueue(prefix, kRemove); }
+void KernelRouteMirror::Remove(const Ipv4Prefix& prefix) { Enqueue(prefix, nullptr); }
 
-void KernelRouteMirror::Enqueue(const Ipv4Prefix& prefix, uint32_t target) {
+void KernelRouteMirror::Enqueue(const Ipv4Prefix& prefix, const Target* target) {
   bool was_empty;
   {
+    // One lock for interning the target and queueing the prefix.
     std::lock_guard<std::mutex> lock(mu_);
+    const uint32_t id = target != nullptr ? targets_.Acquire(*target) : kRemove;
     was_empty = queue_.empty();
-    auto [it, inserted] = queue_.try_emplace(KeyOf(prefix), target);
+    auto [it, inserted] = queue_.try_emplace(KeyOf(prefix), id);
     if (!inserted) {
       if (it->second != kRemove) targets_.Release(it->second);   // superseded before it was written
-      it->second = target;
+      it->second = id;
     }
   }
   // The thread sleeps only on an empty queue: one wake-up per batch, not per route.

@@ -53,7 +53,7 @@ class KernelRouteMirror {
   KernelRouteMirror(const KernelRouteMirror&) = delete;
   KernelRouteMirror& operator=(const KernelRouteMirror&) = delete;
 
-  void Replace(const Ipv4Prefix& prefix, Target target);
+  void Replace(const Ipv4Prefix& prefix, const Target& target);
   void Remove(const Ipv4Prefix& prefix);
   // Blocks until everything queued so far is in the kernel (tests, shutdown).
   void Flush();
@@ -65,7 +65,7 @@ class KernelRouteMirror {
   // A queued change: an id in targets_, or kRemove. A full table shares a
   // handful of targets, so the queue costs a few bytes per prefix.
   static constexpr uint32_t kRemove = UINT32_MAX;
-  void Enqueue(const Ipv4Prefix& prefix, uint32_t target);
+  void Enqueue(const Ipv4Prefix& prefix, const Target* target);   // null: remove
   void Run();
   void Write(const Ipv4Prefix& prefix, const Target* target);
 

@@ -102,13 +102,14 @@ void Fib::ReleaseGroup(uint32_t id) {
 absl::Status Fib::Set(uint32_t prefix, uint8_t len, const std::vector<Nexthop>& members) {
   auto gid = AcquireGroup(members);
   if (!gid.ok()) return gid.status();
-  const uint32_t old = lpm_->Get(prefix, len);
-  if (old == LpmTable::kMiss && lpm_->size() >= params_.max_routes) {
+  // Only a new route can overflow the table (a replacement keeps the count).
+  if (lpm_->size() >= params_.max_routes && lpm_->Get(prefix, len) == LpmTable::kMiss) {
     ReleaseGroup(*gid);
     return absl::ResourceExhaustedError(
         absl::StrCat("FIB full: ", params_.max_routes, " routes (raise dataplane.fib_max_routes)"));
   }
-  if (absl::Status s = lpm_->Add(prefix, len, *gid); !s.ok()) {
+  uint32_t old = LpmTable::kMiss;
+  if (absl::Status s = lpm_->Add(prefix, len, *gid, &old); !s.ok()) {
     ReleaseGroup(*gid);
     return s;
   }
@@ -118,8 +119,8 @@ absl::Status Fib::Set(uint32_t prefix, uint8_t len, const std::vector<Nexthop>& 
 }
 
 absl::Status Fib::Delete(uint32_t prefix, uint8_t len) {
-  const uint32_t old = lpm_->Get(prefix, len);
-  if (absl::Status s = lpm_->Delete(prefix, len); !s.ok()) return s;
+  uint32_t old = LpmTable::kMiss;
+  if (absl::Status s = lpm_->Delete(prefix, len, &old); !s.ok()) return s;
   ReleaseGroup(old);
   return absl::OkStatus();
 }

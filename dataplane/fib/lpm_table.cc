@@ -84,7 +84,7 @@ absl::Status LpmTable::AddLong(uint32_t prefix, uint8_t len, uint32_t entry) {
   return absl::OkStatus();
 }
 
-absl::Status LpmTable::Add(uint32_t prefix, uint8_t len, uint32_t value) {
+absl::Status LpmTable::Add(uint32_t prefix, uint8_t len, uint32_t value, uint32_t* previous) {
   if (len > 32) return absl::InvalidArgumentError(absl::StrCat("prefix length ", len, " (accepted: 0..32)"));
   if (value == kMiss || value > kMaxValue) {
     return absl::InvalidArgumentError(absl::StrCat("LPM value ", value, " (accepted: 1..", kMaxValue, ")"));
@@ -97,6 +97,7 @@ absl::Status LpmTable::Add(uint32_t prefix, uint8_t len, uint32_t value) {
     return s;
   }
   auto [it, inserted] = rules_.try_emplace(Key(prefix, len), value);
+  if (previous != nullptr) *previous = inserted ? kMiss : it->second;
   if (inserted) {
     ++routes_by_len_[len];
   } else {
@@ -131,11 +132,12 @@ void LpmTable::MaybeFold(uint32_t tbl24_index) {
   --tbl8_in_use_;
 }
 
-absl::Status LpmTable::Delete(uint32_t prefix, uint8_t len) {
+absl::Status LpmTable::Delete(uint32_t prefix, uint8_t len, uint32_t* previous) {
   if (len > 32) return absl::InvalidArgumentError(absl::StrCat("prefix length ", len, " (accepted: 0..32)"));
   prefix &= Mask(len);
   auto it = rules_.find(Key(prefix, len));
   if (it == rules_.end()) return absl::NotFoundError("route not in FIB");
+  if (previous != nullptr) *previous = it->second;
   rules_.erase(it);
   --routes_by_len_[len];
   const uint32_t replacement = CoverEntry(prefix, len);

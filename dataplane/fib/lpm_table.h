@@ -64,11 +64,13 @@ class LpmTable {
   }
 
   // --- control thread (host-order prefixes; host bits are ignored) ---
-  // Inserts or replaces. ResourceExhausted when a /25-/32 route needs a
+  // Inserts or replaces; `previous` (optional) receives the value it
+  // replaced, or kMiss. ResourceExhausted when a /25-/32 route needs a
   // tbl8 block and none is free; nothing changes then.
-  absl::Status Add(uint32_t prefix, uint8_t len, uint32_t value);
-  // NotFound when there is no such route.
-  absl::Status Delete(uint32_t prefix, uint8_t len);
+  absl::Status Add(uint32_t prefix, uint8_t len, uint32_t value, uint32_t* previous = nullptr);
+  // NotFound when there is no such route; `previous` (optional) receives
+  // the value removed.
+  absl::Status Delete(uint32_t prefix, uint8_t len, uint32_t* previous = nullptr);
   // The value of exactly prefix/len, or kMiss.
   uint32_t Get(uint32_t prefix, uint8_t len) const;
   size_t size() const { return rules_.size(); }

@@ -19,6 +19,8 @@
 set -uo pipefail
 # shellcheck source=tests/lib/topo.sh
 source "$(dirname "$0")/../lib/topo.sh"
+# shellcheck source=tests/lib/esp.sh
+source "$(dirname "$0")/../lib/esp.sh"
 
 readonly NVA_OVERLAY=198.18.250.1
 readonly B_OVERLAY=198.18.250.2
@@ -41,14 +43,6 @@ PEER_LOG="${TEST_TMP}/peer.log"
 PEER_PID=""
 CMD_SEQ=0
 declare -A KEY_HEX SALT_HEX
-
-# new_key NAME BYTES: random key + salt in KEYS/NAME (mode 0600).
-new_key() {
-  local name="$1" bytes="$2"
-  KEY_HEX[$name]="$(head -c "${bytes}" /dev/urandom | od -An -tx1 | tr -d ' \n')"
-  SALT_HEX[$name]="$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-  (umask 077 && printf '%s %s\n' "${KEY_HEX[$name]}" "${SALT_HEX[$name]}" >"${KEYS}/${name}.key")
-}
 
 make_keys() {
   local bytes="$1"

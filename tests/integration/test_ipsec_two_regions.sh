@@ -44,22 +44,17 @@
 set -uo pipefail
 # shellcheck source=tests/lib/topo.sh
 source "$(dirname "$0")/../lib/topo.sh"
+# shellcheck source=tests/lib/esp.sh
+source "$(dirname "$0")/../lib/esp.sh"
+# shellcheck source=tests/lib/two_regions.sh
+source "$(dirname "$0")/../lib/two_regions.sh"
 
-readonly TUNNEL=xr
 readonly CIPHER=aes-256-gcm
-readonly KEY_BYTES=32 SALT_BYTES=4   # AES-256 key + RFC 4106 salt
+readonly KEY_BYTES=32   # AES-256
 readonly REPLAY_WINDOW=1024
 # SPIs as `show tunnels` prints them; the config takes the decimal value.
 readonly SPI_AB_OLD=0x00001001 SPI_AB_NEW=0x00001002   # a -> b
 readonly SPI_BA_OLD=0x00002001 SPI_BA_NEW=0x00002002   # b -> a
-readonly HOLD_S=9 KEEPALIVE_S=3 CONNECT_RETRY_S=2
-readonly A_ASN=65001 B_ASN=65002
-readonly HA_ADDR=192.0.2.10 A_LAN=192.0.2.1 A_PREFIX=192.0.2.0/24
-readonly HB_ADDR=198.51.100.10 B_LAN=198.51.100.1 B_HOST_PREFIX=198.51.100.0/24
-readonly A_WAN=198.18.0.1 UL_A=198.18.0.2 A_WAN_NET=198.18.0.0/30
-readonly B_WAN=198.18.0.5 UL_B=198.18.0.6 B_WAN_NET=198.18.0.4/30
-readonly WAN_LEN=30
-readonly A_OVERLAY=198.18.250.1 B_OVERLAY=198.18.250.2 OVERLAY_LEN=30
 # Port MTU 1500 minus the ESP tunnel overhead (docs/configuration.md).
 readonly ESP_MTU=1443
 readonly IP_PROTO_ESP=50
@@ -109,64 +104,16 @@ die() {
 
 # ------------------------------------------------------------ keys
 
-# new_key NAME: a random AES-256 key and salt in KEYS/NAME.key, mode 0600.
-new_key() {
-  local name="$1" file="${KEYS}/$1.key"
-  KEY_HEX[${name}]="$(head -c "${KEY_BYTES}" /dev/urandom | od -An -tx1 | tr -d ' \n')"
-  SALT_HEX[${name}]="$(head -c "${SALT_BYTES}" /dev/urandom | od -An -tx1 | tr -d ' \n')"
-  (umask 077 && printf '%s %s\n' "${KEY_HEX[${name}]}" "${SALT_HEX[${name}]}" >"${file}") ||
-    fail "cannot write ${file}"
-  [[ "$(stat -c %a "${file}")" == 600 ]] || fail "${file}: mode $(stat -c %a "${file}"), wanted 600"
-}
-
 make_keys() {
   mkdir -p "${KEYS}" || fail "cannot create ${KEYS}"
   local name
-  for name in ab-old ab-new ba-old ba-new; do new_key "${name}"; done
+  for name in ab-old ab-new ba-old ba-new; do new_key "${name}" "${KEY_BYTES}"; done
   check "four key files (${CIPHER}, key and salt) written with mode 0600"
 }
 
 # ------------------------------------------------------------ topology
 
-build() {
-  ns_create ha nvaa ul nvab hb
-  veth_pair ha ha0 nvaa a-lan
-  veth_pair nvaa a-wan ul ul-a
-  veth_pair ul ul-b nvab b-wan
-  veth_pair nvab b-lan hb hb0
-  addr ha ha0 "${HA_ADDR}/24"
-  addr hb hb0 "${HB_ADDR}/24"
-  addr ul ul-a "${UL_A}/${WAN_LEN}"
-  addr ul ul-b "${UL_B}/${WAN_LEN}"
-  if [[ "${IT_DRIVER}" != "pmd" ]]; then
-    # With pmd the addresses go on the exception TAPs, from the config.
-    addr nvaa a-lan "${A_LAN}/24"
-    addr nvaa a-wan "${A_WAN}/${WAN_LEN}"
-    addr nvab b-lan "${B_LAN}/24"
-    addr nvab b-wan "${B_WAN}/${WAN_LEN}"
-  fi
-  local entry
-  for entry in "ha ha0" "nvaa a-lan" "nvaa a-wan" "ul ul-a" "ul ul-b" "nvab b-wan" "nvab b-lan" "hb hb0"; do
-    # shellcheck disable=SC2086  # "NS IF" splits into two arguments
-    veth_no_offload ${entry}
-  done
-  route ha default "${A_LAN}"
-  route hb default "${B_LAN}"
-  ns_exec ul sysctl -qw net.ipv4.conf.all.forwarding=1
-  # The appliances' kernels only answer for themselves: the data planes forward.
-  ns_exec nvaa sysctl -qw net.ipv4.conf.all.forwarding=0
-  ns_exec nvab sysctl -qw net.ipv4.conf.all.forwarding=0
-}
 
-# port_yaml NAME IFNAME ADDRESS/LEN
-port_yaml() {
-  if [[ "${IT_DRIVER}" == "pmd" ]]; then
-    printf '  - name: %s\n    driver: pmd\n    devargs: "net_af_packet_%s,iface=%s"\n    interface: %s-x\n    address: %s\n' \
-      "$1" "$1" "$2" "$1" "$3"
-  else
-    printf '  - name: %s\n    driver: %s\n    interface: %s\n' "$1" "${IT_DRIVER}" "$2"
-  fi
-}
 
 # sa_yaml "SPI:KEYNAME": one SA as a YAML flow map.
 sa_yaml() {
@@ -303,16 +250,6 @@ bgp_best_via() {
       "\(.next_hop) \(.as_path)"' 2>/dev/null
 }
 
-# fib_tunnel_via NAME PREFIX VIA: NAME's FIB sends PREFIX into the tunnel to VIA.
-fib_tunnel_via() {
-  nva_ctl "$1" show fib --json 2>/dev/null | jq -e --arg p "$2" --arg v "$3" \
-    'first(.entries[] | select(.prefix == $p)) | .nexthops | length == 1 and .[0].kind == "tunnel" and .[0].via == $v' \
-    >/dev/null 2>&1
-}
-fib_lacks() {
-  nva_ctl "$1" show fib --json 2>/dev/null | jq -e --arg p "$2" '[.entries[] | select(.prefix == $p)] | length == 0' \
-    >/dev/null 2>&1
-}
 
 # tunnel_json NAME: NAME's `show tunnels --json` row of the tunnel.
 tunnel_json() { nva_ctl "$1" show tunnels --json 2>/dev/null | jq -e --arg t "${TUNNEL}" '.[] | select(.name == $t)'; }

@@ -17,6 +17,8 @@
 set -uo pipefail
 # shellcheck source=tests/lib/topo.sh
 source "$(dirname "$0")/../lib/topo.sh"
+# shellcheck source=tests/lib/esp.sh
+source "$(dirname "$0")/../lib/esp.sh"
 
 readonly NVA_OVERLAY=198.18.250.1
 readonly B_OVERLAY=198.18.250.2
@@ -41,13 +43,6 @@ PEER_CTL="${TEST_TMP}/peer-ctl"
 PEER_LOG="${TEST_TMP}/peer.log"
 CMD_SEQ=0
 declare -A KEY_HEX SALT_HEX
-
-new_key() {
-  local name="$1"
-  KEY_HEX[$name]="$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-  SALT_HEX[$name]="$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-  (umask 077 && printf '%s %s\n' "${KEY_HEX[$name]}" "${SALT_HEX[$name]}" >"${KEYS}/${name}.key")
-}
 
 sa_arg() { printf '%s:%s:%s' "$1" "${KEY_HEX[$2]}" "${SALT_HEX[$2]}"; }
 
@@ -163,8 +158,8 @@ check_views() {
 topo_require_daemon
 topo_build
 mkdir -p "${KEYS}"
-new_key out
-new_key in
+new_key out 16
+new_key in 16
 write_config
 topo_start_daemon
 start_peer

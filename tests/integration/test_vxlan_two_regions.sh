@@ -35,18 +35,11 @@
 set -uo pipefail
 # shellcheck source=tests/lib/topo.sh
 source "$(dirname "$0")/../lib/topo.sh"
+# shellcheck source=tests/lib/two_regions.sh
+source "$(dirname "$0")/../lib/two_regions.sh"
 
 readonly VNI=4242
 readonly VXLAN_PORT=4789
-readonly TUNNEL=xr
-readonly HOLD_S=9 KEEPALIVE_S=3 CONNECT_RETRY_S=2
-readonly A_ASN=65001 B_ASN=65002
-readonly HA_ADDR=192.0.2.10 A_LAN=192.0.2.1 A_PREFIX=192.0.2.0/24
-readonly HB_ADDR=198.51.100.10 B_LAN=198.51.100.1 B_HOST_PREFIX=198.51.100.0/24
-readonly A_WAN=198.18.0.1 UL_A=198.18.0.2 A_WAN_NET=198.18.0.0/30
-readonly B_WAN=198.18.0.5 UL_B=198.18.0.6 B_WAN_NET=198.18.0.4/30
-readonly WAN_LEN=30
-readonly A_OVERLAY=198.18.250.1 B_OVERLAY=198.18.250.2 OVERLAY_LEN=30
 readonly BGP_UP_TIMEOUT_S=30
 readonly ROUTE_TIMEOUT_S=10
 # Hold timer plus a keepalive period of slack for the poll and the FIB update.
@@ -82,45 +75,7 @@ die() {
 
 # ------------------------------------------------------------ topology
 
-build() {
-  ns_create ha nvaa ul nvab hb
-  veth_pair ha ha0 nvaa a-lan
-  veth_pair nvaa a-wan ul ul-a
-  veth_pair ul ul-b nvab b-wan
-  veth_pair nvab b-lan hb hb0
-  addr ha ha0 "${HA_ADDR}/24"
-  addr hb hb0 "${HB_ADDR}/24"
-  addr ul ul-a "${UL_A}/${WAN_LEN}"
-  addr ul ul-b "${UL_B}/${WAN_LEN}"
-  if [[ "${IT_DRIVER}" != "pmd" ]]; then
-    # With pmd the addresses go on the exception TAPs, from the config.
-    addr nvaa a-lan "${A_LAN}/24"
-    addr nvaa a-wan "${A_WAN}/${WAN_LEN}"
-    addr nvab b-lan "${B_LAN}/24"
-    addr nvab b-wan "${B_WAN}/${WAN_LEN}"
-  fi
-  local entry
-  for entry in "ha ha0" "nvaa a-lan" "nvaa a-wan" "ul ul-a" "ul ul-b" "nvab b-wan" "nvab b-lan" "hb hb0"; do
-    # shellcheck disable=SC2086  # "NS IF" splits into two arguments
-    veth_no_offload ${entry}
-  done
-  route ha default "${A_LAN}"
-  route hb default "${B_LAN}"
-  ns_exec ul sysctl -qw net.ipv4.conf.all.forwarding=1
-  # The appliances' kernels only answer for themselves: the data planes forward.
-  ns_exec nvaa sysctl -qw net.ipv4.conf.all.forwarding=0
-  ns_exec nvab sysctl -qw net.ipv4.conf.all.forwarding=0
-}
 
-# port_yaml NAME IFNAME ADDRESS/LEN
-port_yaml() {
-  if [[ "${IT_DRIVER}" == "pmd" ]]; then
-    printf '  - name: %s\n    driver: pmd\n    devargs: "net_af_packet_%s,iface=%s"\n    interface: %s-x\n    address: %s\n' \
-      "$1" "$1" "$2" "$1" "$3"
-  else
-    printf '  - name: %s\n    driver: %s\n    interface: %s\n' "$1" "${IT_DRIVER}" "$2"
-  fi
-}
 
 # write_region NAME LAN_IF WAN_IF LAN_CIDR WAN_CIDR LOCAL REMOTE
 #   UL_GW REMOTE_WAN_NET OVERLAY PEER_OVERLAY ASN PEER_ASN OWN_PREFIX PEER_PREFIX
@@ -228,16 +183,6 @@ bgp_best_via() {
       "\(.next_hop) \(.as_path)"' 2>/dev/null
 }
 
-# fib_tunnel_via NAME PREFIX VIA: NAME's FIB sends PREFIX into the tunnel to VIA.
-fib_tunnel_via() {
-  nva_ctl "$1" show fib --json 2>/dev/null | jq -e --arg p "$2" --arg v "$3" \
-    'first(.entries[] | select(.prefix == $p)) | .nexthops | length == 1 and .[0].kind == "tunnel" and .[0].via == $v' \
-    >/dev/null 2>&1
-}
-fib_lacks() {
-  nva_ctl "$1" show fib --json 2>/dev/null | jq -e --arg p "$2" '[.entries[] | select(.prefix == $p)] | length == 0' \
-    >/dev/null 2>&1
-}
 
 # route_via_tunnel NAME PREFIX VIA: `show routes` has PREFIX from BGP, active, via VIA.
 route_via_tunnel() {
@@ -373,11 +318,11 @@ check_capture() {
 # MSS of a SYN crossing the tunnel is clamped so TCP never needs that.
 check_pmtu_and_mss() {
   local out mss pcap="${TEST_TMP}/syn.pcap" cap
-  out="$(ns_exec ha ping -c 3 -i 0.3 -W 1 -M do -s $((TUNNEL_MTU + 1 - 28)) "${HB_ADDR}" 2>&1)" || true
+  out="$(ns_exec ha ping -c 3 -i 0.3 -W 1 -M "do" -s $((TUNNEL_MTU + 1 - 28)) "${HB_ADDR}" 2>&1)" || true
   grep -Eq "mtu ?= ?${TUNNEL_MTU}" <<<"${out}" ||
     die "a ${TUNNEL_MTU}+1-byte DF ping got no frag-needed with mtu ${TUNNEL_MTU}: ${out}"
   check "DF packet over the tunnel MTU: ICMP fragmentation needed, mtu ${TUNNEL_MTU}"
-  out="$(ns_exec ha ping -c 2 -i 0.3 -W 1 -M do -s $((TUNNEL_MTU - 28)) "${HB_ADDR}" 2>&1)"
+  out="$(ns_exec ha ping -c 2 -i 0.3 -W 1 -M "do" -s $((TUNNEL_MTU - 28)) "${HB_ADDR}" 2>&1)"
   assert_contains "${out}" "2 packets transmitted, 2 received" "a ${TUNNEL_MTU}-byte DF ping crosses the tunnel"
   start_bg hb "${TEST_TMP}/syn-capture.log" tshark -i hb0 -a duration:4 -f "tcp[tcpflags] & tcp-syn != 0 and dst port ${IPERF_PORT}" -w "${pcap}"
   cap=${BG_PID}

@@ -15,6 +15,7 @@
 #include "dataplane/ipsec/esp_sa.h"
 #include "dataplane/tunnel/vxlan_in_esp.h"
 #include "tests/unit/common/packet_builder.h"
+#include "tests/unit/tunnel/vxlan_in_esp_tunnel.h"
 #include "tests/unit/ipsec/esp_test_env.h"
 
 namespace isthmus {
@@ -28,32 +29,13 @@ using testing::PacketBuilder;
 using testing::ToBytes;
 
 constexpr uint32_t kSpi = 0x2000b001;
-constexpr uint32_t kVni = 5001;
+constexpr uint32_t kVni = testing::kTestVni;
 constexpr uint16_t kSrcPort = 49999;
 // ESP tunnel mode around the VXLAN packet (RFC 4303, RFC 4106): outer IPv4,
 // SPI and sequence, IV, at most 3 bytes of padding, pad length and next
 // header, ICV.
 constexpr uint32_t kEspMaxOverhead = 20 + 8 + 8 + 3 + 2 + 16;
 constexpr uint8_t kIpProtoEsp = 50;
-
-TunnelEntry Ours() {
-  TunnelEntry t;
-  t.kind = TunnelKind::kIpsec;
-  t.local = Ip("192.0.2.1");
-  t.remote = Ip("192.0.2.2");
-  t.vni = kVni;
-  t.dst_port = kVxlanDefaultPort;
-  t.inner_mac = DerivedInnerMac(t.local);
-  t.remote_inner_mac = DerivedInnerMac(t.remote);
-  return t;
-}
-
-TunnelEntry Peers() {
-  TunnelEntry t = Ours();
-  std::swap(t.local, t.remote);
-  std::swap(t.inner_mac, t.remote_inner_mac);
-  return t;
-}
 
 // The SA as `end` sees it: outbound from end.local, inbound from end.remote.
 EspSaParams Params(const TunnelEntry& end) {
@@ -127,24 +109,24 @@ void RoundTrip(const TunnelEntry& from, const TunnelEntry& to, size_t payload) {
 }
 
 TEST(VxlanInEspSa, OursDecryptAndUnwrapAtThePeer) {
-  for (size_t payload : {0u, 1u, 2u, 3u, 1300u}) RoundTrip(Ours(), Peers(), payload);
+  for (size_t payload : {0u, 1u, 2u, 3u, 1300u}) RoundTrip(testing::OurVxlanInEspEnd(), testing::PeerVxlanInEspEnd(), payload);
 }
 
 TEST(VxlanInEspSa, PeersDecryptAndUnwrapAtOurs) {
-  for (size_t payload : {0u, 5u, 1300u}) RoundTrip(Peers(), Ours(), payload);
+  for (size_t payload : {0u, 5u, 1300u}) RoundTrip(testing::PeerVxlanInEspEnd(), testing::OurVxlanInEspEnd(), payload);
 }
 
 TEST(VxlanInEspSa, WrongVniInsideValidEspIsRefusedAfterDecryption) {
-  auto out = Make(Peers(), true);
-  auto in = Make(Ours(), false);
+  auto out = Make(testing::PeerVxlanInEspEnd(), true);
+  auto in = Make(testing::OurVxlanInEspEnd(), false);
   ASSERT_TRUE(out && in);
-  TunnelEntry other_segment = Peers();
+  TunnelEntry other_segment = testing::PeerVxlanInEspEnd();
   other_segment.vni = kVni + 1;
-  const auto [ev, wire] = RunSa(*out, VxlanPacket(other_segment, Frame(Peers(), 64)));
+  const auto [ev, wire] = RunSa(*out, VxlanPacket(other_segment, Frame(testing::PeerVxlanInEspEnd(), 64)));
   ASSERT_EQ(ev, EspVerdict::kOk);
   const auto [dv, plain] = RunSa(*in, wire);
   ASSERT_EQ(dv, EspVerdict::kOk) << "the ICV verifies: the peer did send it";
-  const VxlanInEspView v = CheckVxlanInEsp(plain.data(), static_cast<uint32_t>(plain.size()), Ours());
+  const VxlanInEspView v = CheckVxlanInEsp(plain.data(), static_cast<uint32_t>(plain.size()), testing::OurVxlanInEspEnd());
   EXPECT_FALSE(v.ok);
   EXPECT_EQ(Name(v.drop), Name(DropReason::kEspVxlanWrongVni));
 }

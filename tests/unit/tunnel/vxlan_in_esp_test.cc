@@ -13,6 +13,7 @@
 #include <string>
 
 #include "tests/unit/common/packet_builder.h"
+#include "tests/unit/tunnel/vxlan_in_esp_tunnel.h"
 
 namespace isthmus {
 namespace {
@@ -22,30 +23,8 @@ using testing::InternetChecksum;
 using testing::Ip;
 using testing::PacketBuilder;
 
-constexpr uint32_t kVni = 5001;
+constexpr uint32_t kVni = testing::kTestVni;
 constexpr uint16_t kSrcPort = 50123;
-
-// Our end of an ipsec tunnel carrying VXLAN.
-TunnelEntry Ours() {
-  TunnelEntry t;
-  t.id = 2;
-  t.kind = TunnelKind::kIpsec;
-  t.local = Ip("192.0.2.1");
-  t.remote = Ip("192.0.2.2");
-  t.vni = kVni;
-  t.dst_port = kVxlanDefaultPort;
-  t.inner_mac = DerivedInnerMac(t.local);
-  t.remote_inner_mac = DerivedInnerMac(t.remote);
-  return t;
-}
-
-// The peer's end of the same tunnel.
-TunnelEntry Peers() {
-  TunnelEntry t = Ours();
-  std::swap(t.local, t.remote);
-  std::swap(t.inner_mac, t.remote_inner_mac);
-  return t;
-}
 
 // The routed packet, as an Ethernet frame addressed over the tunnel's link.
 Bytes InnerFrame(const TunnelEntry& sender) {
@@ -73,7 +52,7 @@ void RefreshIpChecksum(Bytes& ip) {
 }
 
 TEST(VxlanInEsp, TheInnerPacketIsVxlanBetweenTheEndpoints) {
-  const TunnelEntry t = Ours();
+  const TunnelEntry t = testing::OurVxlanInEspEnd();
   const Bytes frame = InnerFrame(t);
   const Bytes pkt = VxlanPacket(t, frame);
   ASSERT_EQ(pkt.size(), kVxlanPacketHeaderLen + frame.size());
@@ -96,20 +75,20 @@ TEST(VxlanInEsp, TheInnerPacketIsVxlanBetweenTheEndpoints) {
 }
 
 TEST(VxlanInEsp, WhatWeSendThePeerAccepts) {
-  const Bytes frame = InnerFrame(Ours());
-  const Bytes pkt = VxlanPacket(Ours(), frame);
-  const VxlanInEspView v = CheckVxlanInEsp(pkt.data(), static_cast<uint32_t>(pkt.size()), Peers());
+  const Bytes frame = InnerFrame(testing::OurVxlanInEspEnd());
+  const Bytes pkt = VxlanPacket(testing::OurVxlanInEspEnd(), frame);
+  const VxlanInEspView v = CheckVxlanInEsp(pkt.data(), static_cast<uint32_t>(pkt.size()), testing::PeerVxlanInEspEnd());
   ASSERT_TRUE(v.ok) << Name(v.drop);
   EXPECT_EQ(v.inner_offset, kVxlanPacketHeaderLen);
   EXPECT_EQ(v.inner_len, frame.size());
 }
 
 TEST(VxlanInEsp, CarriesVxlanOnlyForIpsecWithAVni) {
-  TunnelEntry t = Ours();
+  TunnelEntry t = testing::OurVxlanInEspEnd();
   EXPECT_TRUE(CarriesVxlan(t));
   t.vni = 0;
   EXPECT_FALSE(CarriesVxlan(t)) << "plain ESP";
-  t = Ours();
+  t = testing::OurVxlanInEspEnd();
   t.kind = TunnelKind::kVxlan;
   EXPECT_FALSE(CarriesVxlan(t)) << "a VXLAN tunnel is not ESP";
 }
@@ -127,10 +106,10 @@ class VxlanInEspDecap : public ::testing::TestWithParam<DecapCase> {};
 
 TEST_P(VxlanInEspDecap, Verdict) {
   const DecapCase& c = GetParam();
-  const Bytes frame = InnerFrame(Peers());
-  Bytes pkt = VxlanPacket(Peers(), frame);
+  const Bytes frame = InnerFrame(testing::PeerVxlanInEspEnd());
+  Bytes pkt = VxlanPacket(testing::PeerVxlanInEspEnd(), frame);
   c.mutate(pkt);
-  const VxlanInEspView v = CheckVxlanInEsp(pkt.data(), static_cast<uint32_t>(pkt.size()), Ours());
+  const VxlanInEspView v = CheckVxlanInEsp(pkt.data(), static_cast<uint32_t>(pkt.size()), testing::OurVxlanInEspEnd());
   EXPECT_EQ(v.ok, c.ok) << Name(v.drop);
   if (!c.ok) {
     EXPECT_EQ(Name(v.drop), Name(c.drop));
