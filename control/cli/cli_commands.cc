@@ -70,6 +70,7 @@ constexpr ColumnSpec kPortColumns[] = {
     {"TX-PACKETS", "tx_packets", kR},
     {"TX-BYTES", "tx_bytes", kR},
     {"RX-MISSED", "rx_missed", kR},
+    {"RING-FULL", "rx_ring_full", kR},
     {"RX-ERRORS", "rx_errors", kR},
     {"TX-ERRORS", "tx_errors", kR},
 };

@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "dataplane/port/port.h"
+#include "dataplane/port/xsk_stats.h"
 #include "dataplane/xdp/xdp_program_path.h"
 #include "isthmus_version.h"
 #include "control/log_format.h"
@@ -251,6 +252,7 @@ absl::Status Daemon::CreatePorts() {
       // A program left by a crashed run would make DPDK's attach fail.
       DetachXdp(link->ifindex);
     }
+    const XskSocketWatch xsk_watch;
     auto id = ProbePort(PortDevargs(pc, xdp_program));
     if (!id.ok()) return absl::Status(id.status().code(), absl::StrCat("port ", pc.name, ": ", id.status().message()));
     QueueSetup setup;
@@ -265,6 +267,12 @@ absl::Status Daemon::CreatePorts() {
     state.driver = pc.driver;
     state.interface = pc.interface;
     state.port_id = *id;
+    if (pc.driver == PortDriver::kAfXdp) {
+      state.xsk_fds = xsk_watch.Added();
+      if (state.xsk_fds.empty()) {
+        spdlog::warn("port {}: no AF_XDP socket found; rx_ring_full will stay 0", pc.name);
+      }
+    }
     if (port_info_.size() <= *id) port_info_.resize(*id + 1);
     PortInfo& info = port_info_[*id];
     info.mac = PortMac(*id);

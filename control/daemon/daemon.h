@@ -48,6 +48,7 @@ struct PortState {
   bool is_exception = false;
   uint16_t exception_port = kNoPort;
   std::optional<XdpPuntMaps> xdp;
+  std::vector<int> xsk_fds;    // af_xdp: the driver's AF_XDP sockets (kernel drop counters)
 };
 
 // One ESP SA direction of an ipsec tunnel and the config it came from

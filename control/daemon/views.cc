@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "control/daemon/daemon.h"
 #include "dataplane/port/port.h"
+#include "dataplane/port/xsk_stats.h"
 #include "isthmus_version.h"
 
 namespace isthmus {
@@ -33,30 +34,55 @@ absl::StatusOr<nlohmann::json> Daemon::HandleAdmin(const AdminRequest& request) 
       absl::StrCat("unknown command '", request.command, "' (accepted: show, reload)"));
 }
 
+namespace {
+
+// The port's counters as the driver reports them, plus what the kernel
+// dropped in front of its AF_XDP sockets.
+PortCounters ReadPortCounters(const PortState& p) {
+  rte_eth_stats stats{};
+  rte_eth_stats_get(p.port_id, &stats);
+  rte_eth_link link{};
+  rte_eth_link_get_nowait(p.port_id, &link);
+  PortCounters pc;
+  pc.name = p.name;
+  pc.driver = p.is_exception ? "tap" : std::string(ToString(p.driver));
+  pc.interface = p.interface;
+  pc.rx_packets = stats.ipackets;
+  pc.rx_bytes = stats.ibytes;
+  pc.tx_packets = stats.opackets;
+  pc.tx_bytes = stats.obytes;
+  pc.rx_missed = stats.imissed;
+  pc.rx_errors = stats.ierrors;
+  pc.tx_errors = stats.oerrors;
+  pc.rx_ring_full = ReadXskCounters(p.xsk_fds).rx_ring_full;
+  pc.link_up = link.link_status == RTE_ETH_LINK_UP;
+  return pc;
+}
+
+}  // namespace
+
 nlohmann::json Daemon::ShowPorts() const {
   nlohmann::json out = nlohmann::json::array();
   for (const PortState& p : ports_) {
-    rte_eth_stats stats{};
-    rte_eth_stats_get(p.port_id, &stats);
-    rte_eth_link link{};
-    rte_eth_link_get_nowait(p.port_id, &link);
+    const PortCounters pc = ReadPortCounters(p);
     uint16_t mtu = 0;
     rte_eth_dev_get_mtu(p.port_id, &mtu);
     out.push_back({
-        {"name", p.name},
-        {"driver", p.is_exception ? "tap" : std::string(ToString(p.driver))},
-        {"interface", p.interface},
+        {"name", pc.name},
+        {"driver", pc.driver},
+        {"interface", pc.interface},
         {"port_id", p.port_id},
         {"mac", FormatMac(port_info_[p.port_id].mac)},
-        {"link_up", link.link_status == RTE_ETH_LINK_UP},
+        {"link_up", pc.link_up},
         {"mtu", mtu},
-        {"rx_packets", stats.ipackets},
-        {"rx_bytes", stats.ibytes},
-        {"tx_packets", stats.opackets},
-        {"tx_bytes", stats.obytes},
-        {"rx_missed", stats.imissed},
-        {"rx_errors", stats.ierrors},
-        {"tx_errors", stats.oerrors},
+        {"rx_packets", pc.rx_packets},
+        {"rx_bytes", pc.rx_bytes},
+        {"tx_packets", pc.tx_packets},
+        {"tx_bytes", pc.tx_bytes},
+        {"rx_missed", pc.rx_missed},
+        {"rx_ring_full", pc.rx_ring_full},
+        {"rx_errors", pc.rx_errors},
+        {"tx_errors", pc.tx_errors},
     });
   }
   return out;
@@ -148,23 +174,7 @@ nlohmann::json Daemon::ShowStats() const {
 DataplaneSnapshot Daemon::Snapshot() const {
   DataplaneSnapshot snap;
   for (const PortState& p : ports_) {
-    rte_eth_stats stats{};
-    rte_eth_stats_get(p.port_id, &stats);
-    rte_eth_link link{};
-    rte_eth_link_get_nowait(p.port_id, &link);
-    PortCounters pc;
-    pc.name = p.name;
-    pc.driver = p.is_exception ? "tap" : std::string(ToString(p.driver));
-    pc.interface = p.interface;
-    pc.rx_packets = stats.ipackets;
-    pc.rx_bytes = stats.ibytes;
-    pc.tx_packets = stats.opackets;
-    pc.tx_bytes = stats.obytes;
-    pc.rx_missed = stats.imissed;
-    pc.rx_errors = stats.ierrors;
-    pc.tx_errors = stats.oerrors;
-    pc.link_up = link.link_status == RTE_ETH_LINK_UP;
-    snap.ports.push_back(std::move(pc));
+    snap.ports.push_back(ReadPortCounters(p));
     if (p.xdp) {
       auto xdp = p.xdp->ReadStats();
       if (xdp.ok()) snap.xdp.push_back({p.name, xdp->to_kernel, xdp->to_dataplane});

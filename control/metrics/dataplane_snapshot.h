@@ -24,6 +24,7 @@ struct PortCounters {
   uint64_t tx_packets = 0;
   uint64_t tx_bytes = 0;
   uint64_t rx_missed = 0;
+  uint64_t rx_ring_full = 0;  // AF_XDP: dropped by the kernel, the RX ring was full
   uint64_t rx_errors = 0;
   uint64_t tx_errors = 0;
   bool link_up = false;

@@ -394,17 +394,31 @@ snapshot_counters() {
   done
 }
 
+# wan_kernel_drops NAME: packets NAME's underlay port lost before the data
+# plane saw them (driver rx_missed, AF_XDP ring full): on a loaded 2-CPU
+# machine a burst can overrun the ring while a worker is descheduled.
+wan_kernel_drops() {
+  nva_ctl "$1" show ports --json 2>/dev/null |
+    jq -r 'first(.[] | select(.name == "wan")) | (.rx_missed + .rx_ring_full)'
+}
+
 # sa_counts_agree FROM TO SPI: TO's top of window on SPI is FROM's last
 # sequence number, and TO accepted every packet FROM encrypted, except those
-# that never left: encrypted while the underlay next hop's MAC was unknown
-# (the tunnel's neighbor_missing drops, first packets only).
+# that never left (encrypted while the underlay next hop's MAC was unknown:
+# the tunnel's neighbor_missing drops, first packets only) or that TO's
+# underlay port lost in front of the data plane (counted there).
 sa_counts_agree() {
-  local sent sent_seq unsent got got_seq
+  local sent sent_seq unsent got got_seq lost
   read -r sent sent_seq unsent < <(tunnel_q "$1" \
     "(.ipsec.outbound | select(.spi == \"$3\")) as \$sa | \"\(\$sa.packets) \(\$sa.sequence) \(.drops.neighbor_missing // 0)\"")
   read -r got got_seq < <(tunnel_q "$2" ".ipsec.inbound[] | select(.spi == \"$3\") | \"\(.packets) \(.sequence)\"")
-  [[ -n "${sent}" && -n "${got}" && "${sent_seq}" == "${got_seq}" ]] &&
-    ((got <= sent && sent - got <= unsent))
+  lost="$(wan_kernel_drops "$2")"
+  SA_COUNTS="$1 sent ${sent:-?} (last sequence ${sent_seq:-?}, ${unsent:-?} unsent), $2 accepted ${got:-?} \
+(top of window ${got_seq:-?}), $2's underlay port lost ${lost:-?} in the kernel"
+  [[ -n "${sent}" && -n "${got}" && -n "${lost}" ]] && ((got <= sent && sent - got <= unsent + lost)) || return 1
+  # A lost last packet leaves the window behind until the next one (BGP
+  # keepalives keep coming); only then must the sequence numbers agree.
+  [[ "${sent_seq}" == "${got_seq}" ]] || ((lost > 0 && got_seq < sent_seq && got < sent))
 }
 
 check_counters() {
@@ -426,10 +440,8 @@ check_counters() {
   done
   # The SA counters of the two ends are independent counts of the same
   # packets: between keepalives they must agree exactly.
-  wait_until 5 sa_counts_agree a b "${SPI_AB_OLD}" ||
-    die "SA ${SPI_AB_OLD}: a sent $(sa_packets a outbound "${SPI_AB_OLD}"), b accepted $(sa_packets b inbound "${SPI_AB_OLD}")"
-  wait_until 5 sa_counts_agree b a "${SPI_BA_OLD}" ||
-    die "SA ${SPI_BA_OLD}: b sent $(sa_packets b outbound "${SPI_BA_OLD}"), a accepted $(sa_packets a inbound "${SPI_BA_OLD}")"
+  wait_until 5 sa_counts_agree a b "${SPI_AB_OLD}" || die "SA ${SPI_AB_OLD}: ${SA_COUNTS}"
+  wait_until 5 sa_counts_agree b a "${SPI_BA_OLD}" || die "SA ${SPI_BA_OLD}: ${SA_COUNTS}"
   check "per SA: packets and sequence numbers sent by one end = accepted by the other, both directions"
   assert_ge "$(metric nvaa "http://${TOPO_METRICS_LISTEN}/metrics" isthmus_tunnel_esp_sa_packets_total \
     "tunnel=${TUNNEL},direction=outbound,spi=${SPI_AB_OLD}")" "$((2 * PING_COUNT))" \
@@ -523,8 +535,8 @@ check_rekey() {
   check "no ESP drop (wrong SPI, ICV, replay...) on either end during the rekey"
   assert_ge "$(sa_packets b inbound "${SPI_AB_NEW}")" 1 "b accepts a's new SA ${SPI_AB_NEW}"
   assert_ge "$(sa_packets a inbound "${SPI_BA_NEW}")" 1 "a accepts b's new SA ${SPI_BA_NEW}"
-  wait_until 5 sa_counts_agree a b "${SPI_AB_NEW}" || die "SA ${SPI_AB_NEW}: counts of a and b differ"
-  wait_until 5 sa_counts_agree b a "${SPI_BA_NEW}" || die "SA ${SPI_BA_NEW}: counts of b and a differ"
+  wait_until 5 sa_counts_agree a b "${SPI_AB_NEW}" || die "SA ${SPI_AB_NEW}: ${SA_COUNTS}"
+  wait_until 5 sa_counts_agree b a "${SPI_BA_NEW}" || die "SA ${SPI_BA_NEW}: ${SA_COUNTS}"
   check "new SAs: every packet sent was accepted by the other end"
   established a || die "a: session not Established after the rekey: $(peer_state a)"
   established b || die "b: session not Established after the rekey: $(peer_state b)"

@@ -129,16 +129,17 @@ TEST(BuildAdminRequestTest, UnknownCommandsListTheAcceptedOnes) {
 const json kPorts = json::parse(R"([
   {"name":"west","driver":"af_xdp","interface":"veth-w","port_id":0,"mac":"02:00:00:00:00:01",
    "link_up":true,"mtu":1500,"rx_packets":123456,"rx_bytes":9,"tx_packets":1,"tx_bytes":2,
-   "rx_missed":3,"rx_errors":4,"tx_errors":5},
+   "rx_missed":3,"rx_ring_full":6,"rx_errors":4,"tx_errors":5},
   {"name":"east","driver":"pmd","interface":"","port_id":1,"mac":"02:00:00:00:00:02",
    "link_up":false,"mtu":9000,"rx_packets":0,"rx_bytes":0,"tx_packets":0,"tx_bytes":0,
-   "rx_missed":0,"rx_errors":0,"tx_errors":0}])");
+   "rx_missed":0,"rx_ring_full":0,"rx_errors":0,"tx_errors":0}])");
 
 TEST(RenderResultTest, PortsTable) {
   const std::string out = RenderResult({"show", "ports"}, kPorts);
   EXPECT_THAT(out, HasSubstr("NAME  DRIVER  INTERFACE  ID  MAC                LINK   MTU  RX-PACKETS"));
   EXPECT_THAT(out, HasSubstr("west  af_xdp  veth-w      0  02:00:00:00:00:01  up    1500      123456"));
   EXPECT_THAT(out, HasSubstr("east  pmd     -           1  02:00:00:00:00:02  down  9000           0"));
+  EXPECT_THAT(out, HasSubstr("RX-MISSED  RING-FULL  RX-ERRORS"));
 }
 
 TEST(RenderResultTest, RoutesExpandNexthops) {

@@ -88,7 +88,7 @@ RunResult RunCtl(const TempDir& dir, const std::vector<std::string>& args,
 const json kPorts = json::parse(R"([
   {"name":"west-uplink","driver":"af_xdp","interface":"veth-w","port_id":0,
    "mac":"02:00:00:00:00:01","link_up":true,"mtu":1500,"rx_packets":11,"rx_bytes":22,
-   "tx_packets":33,"tx_bytes":44,"rx_missed":0,"rx_errors":0,"tx_errors":0}])");
+   "tx_packets":33,"tx_bytes":44,"rx_missed":0,"rx_ring_full":0,"rx_errors":0,"tx_errors":0}])");
 
 constexpr char kReloadError[] =
     "/etc/isthmus/isthmusd.yaml: ports[0].mtu: must be 68..9000 (accepted: an integer)\n"

@@ -38,7 +38,7 @@ DataplaneSnapshot SampleSnapshot() {
   DataplaneSnapshot s;
   s.ports.push_back({.name = "west", .driver = "af_xdp", .interface = "veth-w",
                      .rx_packets = 1000, .rx_bytes = kBigCounter, .tx_packets = 900,
-                     .tx_bytes = 64000, .rx_missed = 3, .rx_errors = 2, .tx_errors = 1,
+                     .tx_bytes = 64000, .rx_missed = 3, .rx_ring_full = 7, .rx_errors = 2, .tx_errors = 1,
                      .link_up = true});
   s.ports.push_back({.name = "east", .driver = "pmd", .interface = "", .link_up = false});
   s.workers.push_back({.id = 0, .busy_polls = 40, .idle_polls = 60, .rx_packets = 1000,
@@ -87,6 +87,7 @@ TEST(BuildMetricFamiliesTest, PortWorkerAndGlobalSamples) {
   EXPECT_THAT(text, HasSubstr(Sample("isthmus_port_tx_packets_total", west, "900")));
   EXPECT_THAT(text, HasSubstr(Sample("isthmus_port_tx_bytes_total", west, "64000")));
   EXPECT_THAT(text, HasSubstr(Sample("isthmus_port_rx_missed_total", west, "3")));
+  EXPECT_THAT(text, HasSubstr(Sample("isthmus_port_rx_ring_full_total", west, "7")));
   EXPECT_THAT(text, HasSubstr(Sample("isthmus_port_rx_errors_total", west, "2")));
   EXPECT_THAT(text, HasSubstr(Sample("isthmus_port_tx_errors_total", west, "1")));
   EXPECT_THAT(text, HasSubstr(Sample("isthmus_port_up", west, "1")));
