@@ -1,6 +1,8 @@
 #include "bgp/session/session.h"
 
 #include <fcntl.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -106,6 +108,12 @@ const NegotiatedSession* Session::negotiated() const {
 }
 
 size_t Session::queued_bytes() const { return primary_->tx_bytes; }
+
+size_t Session::unacked_bytes() const {
+  int outq = 0;
+  if (primary_->fd < 0 || ::ioctl(primary_->fd, SIOCOUTQ, &outq) != 0 || outq < 0) return 0;
+  return static_cast<size_t>(outq);
+}
 
 bool Session::HasPendingOutput() const { return !closing_.empty() || primary_->tx_bytes > 0; }
 

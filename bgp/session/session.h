@@ -96,6 +96,9 @@ class Session {
   const NegotiatedSession* negotiated() const;   // null unless Established
   const PeerConfig& config() const { return config_; }
   size_t queued_bytes() const;
+  // Bytes handed to the kernel that the peer has not acknowledged yet
+  // (SIOCOUTQ); 0 without a connection.
+  size_t unacked_bytes() const;
   // True while a closed connection still flushes its last NOTIFICATION.
   bool HasPendingOutput() const;
 

@@ -14,6 +14,7 @@ namespace {
 // Stop(): how long the Cease NOTIFICATIONs get to leave before we close.
 constexpr absl::Duration kShutdownFlushTimeout = absl::Seconds(2);
 constexpr absl::Duration kShutdownPollInterval = absl::Milliseconds(10);
+constexpr absl::Duration kAckPollInterval = absl::Milliseconds(2);
 
 }  // namespace
 
@@ -63,6 +64,17 @@ void Speaker::Stop() {
   loop_->Stop();
   if (thread_.joinable()) thread_.join();
   running_ = false;
+}
+
+bool Speaker::WaitOutputAcknowledged(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    bool done = false;
+    RunOnLoop([&] { done = core_->OutputAcknowledged(); });
+    if (done) return true;
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(kAckPollInterval);
+  }
 }
 
 void Speaker::RunOnLoop(const std::function<void()>& fn) {

@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "bgp/config/bgp_config.h"
 #include "bgp/speaker/speaker_types.h"
 #include "nlohmann/json.hpp"
@@ -54,6 +55,10 @@ class Speaker {
   void Withdraw(const Ipv4Prefix& prefix);
   // Nothing is originated while the data plane is not ready.
   void SetDataplaneReady(bool ready);
+  // Waits (at most `timeout`) until every Established peer has acknowledged
+  // everything sent so far, e.g. the withdraw of a drained service. False on
+  // timeout.
+  bool WaitOutputAcknowledged(absl::Duration timeout);
 
   // RFC 4724 4.1: call before Start() when this speaker replaces an earlier
   // one (daemon restart). The first OPEN to each peer then carries the

@@ -119,6 +119,14 @@ bool SpeakerCore::ShutdownComplete() const {
   return true;
 }
 
+bool SpeakerCore::OutputAcknowledged() const {
+  for (const auto& [id, peer] : peers_) {
+    if (!peer->established()) continue;
+    if (peer->session->queued_bytes() != 0 || peer->session->unacked_bytes() != 0) return false;
+  }
+  return true;
+}
+
 void SpeakerCore::Close() {
   listener_.reset();
   for (auto& [id, peer] : peers_) CancelPeerTimers(*peer);

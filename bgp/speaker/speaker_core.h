@@ -102,6 +102,9 @@ class SpeakerCore {
   // tells when every session has let go of its connection.
   void BeginShutdown();
   bool ShutdownComplete() const;
+  // True when every Established peer has taken all we queued: nothing left
+  // in our buffers and nothing unacknowledged in the kernel's.
+  bool OutputAcknowledged() const;
   void Close();
 
   [[nodiscard]] absl::Status Reconfigure(const BgpConfig& config);

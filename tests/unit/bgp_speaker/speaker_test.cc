@@ -115,6 +115,8 @@ TEST_F(SpeakerTest, AnnounceWaitsForDataplaneAndRespectsPeerList) {
   for (const VipAdvertisedMetric& v : m.vips) EXPECT_EQ(v.advertised, v.peer == "b") << v.peer;
 
   a.speaker->Withdraw(Prefix("192.0.2.10/32"));
+  // A drain waits for this: the UPDATE has left and b's kernel acknowledged it.
+  EXPECT_TRUE(a.speaker->WaitOutputAcknowledged(absl::Seconds(5)));
   ASSERT_TRUE(WaitFor([&] { return !BestPath(b, "192.0.2.10/32").has_value(); }));
   EXPECT_TRUE(BestPath(b, "198.51.100.0/24").has_value());
 }
