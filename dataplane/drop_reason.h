@@ -83,6 +83,17 @@ namespace isthmus {
     "VXLAN inside ESP carries a VNI other than the tunnel's")                        \
   X(kEspHandoffFull, "esp_handoff_full",                                            \
     "the ring to the worker that owns the tunnel's SAs was full")                    \
+  X(kNatTableFull, "nat_table_full",                                                \
+    "new flow to a service VIP but every flow entry is in use (raise the configured capacity)") \
+  X(kNatIndexFull, "nat_index_full",                                                \
+    "new flow whose hash neighbourhood in the flow index is full (keys clustered; raise capacity)") \
+  X(kNatReplyConflict, "nat_reply_conflict",                                        \
+    "new flow whose reply 5-tuple is already another flow's (same client port to one backend via two VIPs)") \
+  X(kNatSnatPortsExhausted, "nat_snat_ports_exhausted",                             \
+    "no free source port on any SNAT address for the protocol")                      \
+  X(kNatFragment, "nat_fragment", "fragment of a service flow (NAT does not reassemble; ports unknown)") \
+  X(kNatUnsupported, "nat_unsupported",                                             \
+    "packet to a service VIP that NAT cannot translate (not TCP/UDP/ICMP echo, truncated L4 header)") \
   X(kBug, "bug", "internal invariant violated (a bug: please report)")
 
 enum class DropReason : uint8_t {

@@ -13,7 +13,6 @@
 
 #include <benchmark/benchmark.h>
 #include <rte_cycles.h>
-#include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_fib.h>
@@ -22,14 +21,11 @@
 #include <rte_prefetch.h>
 #include <rte_rcu_qsbr.h>
 #include <spdlog/spdlog.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdlib>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <random>
@@ -42,6 +38,7 @@
 #include "dataplane/fib/lpm_table.h"
 #include "dataplane/neighbor/neighbor_table.h"
 #include "dataplane/worker/forward.h"
+#include "perf/bench_support.h"
 #include "perf/frame_mix.h"
 #include "perf/ring_loop.h"
 #include "perf/route_mix.h"
@@ -71,8 +68,6 @@ constexpr std::array<MacAddr, kEgressPorts> kEgressMacs = {{{0x02, 0x00, 0x5e, 0
 constexpr uint32_t kLargeTable = 1000000;
 constexpr uint32_t kSmallTable = 1000;
 constexpr uint32_t kLpmColdDsts = 1 << 20;
-constexpr double kMega = 1e6;
-constexpr uint64_t kNanosPerSecond = 1000000000;
 
 // ---------------------------------------------------------------------------
 // Shared state: the ring loop, next hops and the route tables, built once.
@@ -233,38 +228,6 @@ ForwardContext World::Context(const Fib& fib, LcoreCounters* counters, TxBuffers
 
 // ---------------------------------------------------------------------------
 // Measurement helpers.
-
-// Two clocks: the TSC (wall time, what a dedicated core would see) and this
-// thread's CPU time, which excludes the time the scheduler gave to other
-// processes — on a shared 2-vCPU machine the two differ.
-struct Clocks {
-  uint64_t tsc = 0;
-  uint64_t cpu_ns = 0;
-  static Clocks Now() {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return {rte_rdtsc_precise(), static_cast<uint64_t>(ts.tv_sec) * kNanosPerSecond + static_cast<uint64_t>(ts.tv_nsec)};
-  }
-  Clocks operator-(const Clocks& o) const { return {tsc - o.tsc, cpu_ns - o.cpu_ns}; }
-  Clocks& operator+=(const Clocks& o) {
-    tsc += o.tsc;
-    cpu_ns += o.cpu_ns;
-    return *this;
-  }
-};
-
-// cycles_per_pkt counts TSC cycles of CPU time the thread actually ran;
-// wall_cycles_per_pkt counts elapsed TSC cycles. Mpps follows the former.
-void ReportRate(benchmark::State& state, const Clocks& spent, uint64_t packets) {
-  if (packets == 0 || spent.tsc == 0 || spent.cpu_ns == 0) return;
-  const double hz = static_cast<double>(rte_get_tsc_hz());
-  const double cpu_cycles = static_cast<double>(spent.cpu_ns) * hz / kNanosPerSecond;
-  const double per_packet = cpu_cycles / static_cast<double>(packets);
-  state.counters["cycles_per_pkt"] = per_packet;
-  state.counters["wall_cycles_per_pkt"] = static_cast<double>(spent.tsc) / static_cast<double>(packets);
-  state.counters["Mpps"] = hz / per_packet / kMega;
-  state.SetItemsProcessed(static_cast<int64_t>(packets));
-}
 
 // Every packet received went out: no drop, no punt, nothing lost.
 absl::Status CheckConservation(const LcoreCounters& c, uint64_t received) {
@@ -566,45 +529,12 @@ BENCHMARK(BM_FibLookupBulk_1M)->ArgNames({"dsts", "impl"})
                    {static_cast<int64_t>(InstallImpl::kLpmTable), static_cast<int64_t>(InstallImpl::kRteFib)}});
 BENCHMARK(BM_CheckFrame)->ArgName("frames")->Arg(4096);
 
-// ---------------------------------------------------------------------------
-// EAL, once per process (a second rte_eal_init fails).
-
-constexpr const char* kEalMemoryMb = "1536";   // rte_fib preallocates ~420 B per route
-
-absl::StatusOr<std::filesystem::path> StartEal(const char* program) {
-  char dir_template[] = "/tmp/forward_bench.XXXXXX";
-  if (mkdtemp(dir_template) == nullptr) return absl::InternalError("mkdtemp failed");
-  // EAL keeps its runtime files here instead of /var/run/dpdk.
-  setenv("RUNTIME_DIRECTORY", dir_template, 1);
-  const std::string prefix = absl::StrCat("--file-prefix=fb", getpid());
-  std::vector<std::string> args = {program, "--no-huge", "-m", kEalMemoryMb, "--no-pci", "--no-shconf",
-                                   "--no-telemetry", prefix, "-l", "0", "--log-level=*:error"};
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
-    return absl::InternalError(absl::StrCat("rte_eal_init: ", rte_strerror(rte_errno)));
-  }
-  return std::filesystem::path(dir_template);
-}
-
 }  // namespace
 }  // namespace isthmus::perf
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  auto runtime_dir = isthmus::perf::StartEal(argv[0]);
-  if (!runtime_dir.ok()) {
-    spdlog::error("{}", runtime_dir.status().ToString());
-    return 1;
-  }
-  spdlog::info("TSC {:.3f} GHz", static_cast<double>(rte_get_tsc_hz()) / 1e9);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  isthmus::perf::World::Destroy();
-  // Ports, pools and FIBs live until exit; EAL cleanup releases them.
-  rte_eal_cleanup();
-  std::error_code ignored;
-  std::filesystem::remove_all(*runtime_dir, ignored);
-  return 0;
+  // rte_fib preallocates ~420 B per route. Ports, pools and FIBs live until
+  // exit; EAL cleanup releases them.
+  return isthmus::perf::RunBenchmarksWithEal(argc, argv, "forward_bench", "1536",
+                                             [] { isthmus::perf::World::Destroy(); });
 }

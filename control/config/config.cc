@@ -24,6 +24,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "control/config/bgp_section.h"
+#include "control/config/service_section.h"
 #include "control/config/tunnel_section.h"
 #include "control/config/yaml_reader.h"
 
@@ -129,7 +130,8 @@ class ConfigParser {
     const Field sections[] = {{"admin", nullptr},   {"bgp", nullptr},
                               {"dataplane", nullptr}, {"log", nullptr},
                               {"metrics", nullptr}, {"ports", nullptr},
-                              {"punt", nullptr},    {"routes", nullptr},
+                              {"nat", nullptr},     {"punt", nullptr},
+                              {"routes", nullptr},  {"services", nullptr},
                               {"tunnels", nullptr}};
     const SeenKeys seen =
         WalkMap(root, "", sections, /*allow_empty=*/true, diag_);
@@ -145,6 +147,10 @@ class ConfigParser {
     ReadSection(seen, "bgp", &ConfigParser::ReadBgp);
     // Last: tunnels are checked against the routes and BGP networks.
     ReadSection(seen, "tunnels", &ConfigParser::ReadTunnels);
+    ReadSection(seen, "nat", &ConfigParser::ReadNat);
+    // After everything else: a VIP must not be an address of a port, a
+    // tunnel or a BGP session, and announce.peers names BGP peers.
+    ReadSection(seen, "services", &ConfigParser::ReadServices);
     if (root.IsNull() || root.IsMap()) RequireKey(seen, "ports", root, "");
     if (!diag_.empty()) return diag_.ToStatus();
     return std::move(config_);
@@ -633,6 +639,14 @@ class ConfigParser {
     config_internal::ReadTunnelsSection(node, path, config_, interface_owners_, diag_, &config_.tunnels);
   }
 
+  void ReadNat(const YAML::Node& node, const std::string& path) {
+    config_internal::ReadNatSection(node, path, diag_, &config_.nat);
+  }
+
+  void ReadServices(const YAML::Node& node, const std::string& path) {
+    config_internal::ReadServicesSection(node, path, config_, diag_, &config_.services);
+  }
+
   Diagnostics diag_;
   Config config_;
   // Name -> key path of its first use, for uniqueness and references.
@@ -812,6 +826,9 @@ absl::Status CheckReloadable(const Config& running, const Config& next) {
   require_same(a.eal_args == b.eal_args, "dataplane.eal_args");
   const bool named_a_dataplane_key = problems.size() > before_dataplane;
   require_same(running.metrics.listen == next.metrics.listen, "metrics.listen");
+  // The flow table is sized at start; timeouts, the Maglev table size and
+  // every service are rebuilt live.
+  require_same(running.nat.capacity == next.nat.capacity, "nat.capacity");
   require_same(running.admin.socket == next.admin.socket, "admin.socket");
 
   // Catch-all for dataplane fields added later and not listed above: with

@@ -125,6 +125,84 @@ struct TunnelConfig {
   friend bool operator==(const TunnelConfig&, const TunnelConfig&) = default;
 };
 
+// `nat:` and `services:` (docs/configuration.md): anycast VIPs, DNAT to
+// health-checked backends chosen by Maglev hashing, optional SNAT.
+struct FlowTimeouts {
+  uint32_t tcp_established_s = 7440;  // RFC 5382 REQ-5: at least 2 h 4 min
+  uint32_t tcp_transitory_s = 240;    // SYN, FIN, RST seen (RFC 5382 REQ-5: 4 min)
+  uint32_t udp_s = 300;               // RFC 4787 REQ-5: at least 2 min, 5 min recommended
+  friend bool operator==(const FlowTimeouts&, const FlowTimeouts&) = default;
+};
+
+struct NatConfig {
+  uint32_t capacity = 1'000'000;        // flows (each holds both directions)
+  uint32_t maglev_table_size = 65537;   // a prime (dataplane/service/maglev.h)
+  FlowTimeouts timeouts;                // defaults for every service
+  friend bool operator==(const NatConfig&, const NatConfig&) = default;
+};
+
+enum class ServiceProtocol : uint8_t { kTcp, kUdp };
+std::string_view ToString(ServiceProtocol p);
+
+struct ServiceBackendConfig {
+  Ipv4Addr address;
+  uint16_t port = 0;    // 0: the VIP port the flow was sent to
+  uint32_t weight = 1;  // 1..1000, relative share of new flows
+  friend bool operator==(const ServiceBackendConfig&, const ServiceBackendConfig&) = default;
+};
+
+enum class HealthCheckType { kTcp, kHttp };
+std::string_view ToString(HealthCheckType t);
+
+// The defaults find a dead backend within fall * interval = 600 ms (plus at
+// most one timeout, 750 ms): issue 5 asks for less than 1 s.
+struct HealthCheckConfig {
+  HealthCheckType type = HealthCheckType::kTcp;
+  std::string path = "/";        // http only
+  uint32_t expect_status = 200;  // http only
+  uint16_t port = 0;             // 0: the backend's port (its service's first port when that is 0 too)
+  uint32_t interval_ms = 200;
+  uint32_t timeout_ms = 150;     // < interval_ms: one probe at a time per backend
+  uint32_t rise = 2;             // consecutive successes that mark a backend up
+  uint32_t fall = 3;             // consecutive failures that mark it down
+  friend bool operator==(const HealthCheckConfig&, const HealthCheckConfig&) = default;
+};
+
+// What happens to an established flow whose backend has gone down.
+enum class BackendDownPolicy { kReset, kReselect };
+std::string_view ToString(BackendDownPolicy p);
+
+// How the VIP is announced while degraded: fewer than `degraded_below`
+// backends up but at least min_up. Below min_up it is always withdrawn.
+struct DegradedAnnounce {
+  enum class Kind { kNone, kPrepend, kMed, kCommunity };
+  Kind kind = Kind::kNone;  // announce as when healthy
+  uint32_t value = 0;       // prepend count, MED, or community (ASN << 16 | value)
+  friend bool operator==(const DegradedAnnounce&, const DegradedAnnounce&) = default;
+};
+
+struct AnnounceConfig {
+  std::vector<std::string> peers;  // bgp peer names; empty: every peer
+  DegradedAnnounce degraded;
+  uint32_t degraded_below = 0;     // resolved: defaults to the number of backends
+  friend bool operator==(const AnnounceConfig&, const AnnounceConfig&) = default;
+};
+
+struct ServiceConfig {
+  std::string name;
+  Ipv4Addr vip;                   // announced as a /32
+  ServiceProtocol protocol = ServiceProtocol::kTcp;
+  std::vector<uint16_t> ports;
+  std::vector<ServiceBackendConfig> backends;
+  HealthCheckConfig health;
+  uint32_t min_up = 1;
+  std::vector<Ipv4Addr> snat_pool;  // empty: no SNAT (the client address is kept)
+  BackendDownPolicy on_backend_down = BackendDownPolicy::kReset;
+  AnnounceConfig announce;
+  FlowTimeouts flow_timeouts;     // resolved: nat.timeouts with the service's overrides
+  friend bool operator==(const ServiceConfig&, const ServiceConfig&) = default;
+};
+
 struct MetricsConfig {
   std::string listen = "127.0.0.1:9470";  // empty: no endpoint
   friend bool operator==(const MetricsConfig&, const MetricsConfig&) = default;
@@ -146,6 +224,8 @@ struct Config {
   std::string log_level = "info";
   bgp::BgpConfig bgp;  // enabled only when the file has a `bgp:` section
   std::vector<TunnelConfig> tunnels;
+  NatConfig nat;
+  std::vector<ServiceConfig> services;
 };
 
 // Parses and validates. On failure (InvalidArgument) the status message lists
@@ -161,7 +241,8 @@ absl::StatusOr<Config> LoadConfigText(const std::string& text, const std::string
 // listen_port, listen_address and adding or removing the section need a
 // restart. Of `tunnels`, mss_clamp and df (vxlan) are live, and so are an
 // ipsec tunnel's ipsec.outbound and ipsec.inbound (rekey); adding, removing
-// or changing anything else about a tunnel needs a restart.
+// or changing anything else about a tunnel needs a restart. `services` and
+// `nat` are live except nat.capacity (the flow table is sized at start).
 absl::Status CheckReloadable(const Config& running, const Config& next);
 
 }  // namespace isthmus

@@ -51,6 +51,14 @@ inline uint16_t LoadBe16(const uint8_t* p) { return static_cast<uint16_t>(p[0] <
 inline uint32_t LoadBe32(const uint8_t* p) {
   return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
 }
+inline void StoreBe16(uint8_t* p, uint16_t v) {
+  p[0] = static_cast<uint8_t>(v >> 8);
+  p[1] = static_cast<uint8_t>(v);
+}
+inline void StoreBe32(uint8_t* p, uint32_t v) {
+  StoreBe16(p, static_cast<uint16_t>(v >> 16));
+  StoreBe16(p + 2, static_cast<uint16_t>(v));
+}
 
 // Complemented one's-complement sum over the header (RFC 1071), as the
 // 16-bit value in network order: 0 when the checksum is right, and the

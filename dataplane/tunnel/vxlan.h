@@ -43,15 +43,6 @@ inline uint16_t VxlanSourcePort(uint32_t flow_hash) {
   return static_cast<uint16_t>(kUdpSourcePortBase + ((uint64_t{flow_hash} * kUdpSourcePortCount) >> 32));
 }
 
-inline void StoreBe16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-inline void StoreBe32(uint8_t* p, uint32_t v) {
-  StoreBe16(p, static_cast<uint16_t>(v >> 16));
-  StoreBe16(p + 2, static_cast<uint16_t>(v));
-}
-
 // Writes the outer IPv4, UDP and VXLAN headers (kVxlanPacketHeaderLen
 // bytes at `ip`) in front of an inner Ethernet frame of `inner_frame_len`
 // bytes. The UDP checksum is 0 (RFC 7348 section 5: SHOULD be zero on

@@ -46,7 +46,15 @@ class PacketBuilder {
   PacketBuilder& Tcp(uint16_t sport, uint16_t dport, uint8_t flags = 0x02) {
     proto_ = 6; sport_ = sport; dport_ = dport; tcp_flags_ = flags; return *this;
   }
-  PacketBuilder& IcmpEcho(uint16_t id = 1, uint16_t seq = 1) { proto_ = 1; sport_ = id; dport_ = seq; return *this; }
+  PacketBuilder& IcmpEcho(uint16_t id = 1, uint16_t seq = 1) { return Icmp(8, 0, uint32_t{id} << 16 | seq); }
+  // Any ICMP message: type, code, the 4 bytes after the checksum (echo:
+  // id and sequence; frag-needed: next-hop MTU in the low half), then the
+  // payload (an error's quoted packet).
+  PacketBuilder& Icmp(uint8_t type, uint8_t code, uint32_t rest) {
+    proto_ = 1; icmp_type_ = type; icmp_code_ = code;
+    sport_ = static_cast<uint16_t>(rest >> 16); dport_ = static_cast<uint16_t>(rest);
+    return *this;
+  }
   PacketBuilder& Payload(size_t n) { payload_.assign(n, 0xab); return *this; }
   PacketBuilder& Payload(Bytes b) { payload_ = std::move(b); return *this; }
   // Pads the frame with zeros to at least `n` bytes (Ethernet minimum 60).
@@ -106,7 +114,8 @@ class PacketBuilder {
       Put16(l4.data() + 16, InternetChecksum(l4.data(), l4.size(), PseudoHeaderSum(l4.size())));
     } else if (proto_ == 1) {
       l4.resize(8);
-      l4[0] = 8;
+      l4[0] = icmp_type_;
+      l4[1] = icmp_code_;
       Put16(l4.data() + 4, sport_);
       Put16(l4.data() + 6, dport_);
       l4.insert(l4.end(), payload_.begin(), payload_.end());
@@ -121,7 +130,7 @@ class PacketBuilder {
   std::array<uint8_t, 6> src_mac_{0x02, 0, 0, 0, 0, 0x02};
   uint16_t ether_type_ = 0x0800;
   uint32_t src_ = Ip("198.18.1.2"), dst_ = Ip("198.51.100.10");
-  uint8_t ttl_ = 64, tos_ = 0, proto_ = 17, tcp_flags_ = 0x02;
+  uint8_t ttl_ = 64, tos_ = 0, proto_ = 17, tcp_flags_ = 0x02, icmp_type_ = 8, icmp_code_ = 0;
   uint16_t id_ = 1, frag_ = 0x4000, sport_ = 1024, dport_ = 80;
   Bytes options_, payload_;
   size_t pad_to_ = 0;

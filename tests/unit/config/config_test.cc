@@ -352,8 +352,8 @@ INSTANTIATE_TEST_SUITE_P(
             "unknown top level key with suggestion",
             WithMinimal("rootes: []\n"),
             {"test.yaml:3: rootes: unknown key, did you mean 'routes'? "
-             "(accepted: admin, bgp, dataplane, log, metrics, ports, punt, "
-             "routes, tunnels)"},
+             "(accepted: admin, bgp, dataplane, log, metrics, nat, ports, "
+             "punt, routes, services, tunnels)"},
             1},
         ErrorCase{"unknown nested key with suggestion",
                   WithMinimal("dataplane:\n  wokers: 2\n"),

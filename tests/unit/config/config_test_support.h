@@ -34,6 +34,23 @@ constexpr Ipv4Addr Addr(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
   return Ipv4Addr{uint32_t{a} << 24 | uint32_t{b} << 16 | uint32_t{c} << 8 | d};
 }
 
+// A file that must be refused: `expected` is a substring of the error.
+struct RefusedCase {
+  std::string description;
+  std::string yaml;
+  std::string expected;
+};
+
+inline void PrintTo(const RefusedCase& c, std::ostream* os) { *os << c.description; }
+
+inline void ExpectRefused(const RefusedCase& c, const char* source) {
+  const auto config = LoadConfigText(c.yaml, source);
+  ASSERT_FALSE(config.ok()) << c.yaml;
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(config.status().message().find(c.expected), std::string::npos)
+      << "expected: " << c.expected << "\nactual: " << config.status().message();
+}
+
 struct ReloadCase {
   std::string description;
   std::function<void(Config&)> change;
