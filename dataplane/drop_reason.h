@@ -94,6 +94,11 @@ namespace isthmus {
   X(kNatFragment, "nat_fragment", "fragment of a service flow (NAT does not reassemble; ports unknown)") \
   X(kNatUnsupported, "nat_unsupported",                                             \
     "packet to a service VIP that NAT cannot translate (not TCP/UDP/ICMP echo, truncated L4 header)") \
+  X(kNatNoService, "nat_no_service",                                                \
+    "packet to a VIP on a protocol or port no service listens on")                   \
+  X(kNatNoBackend, "nat_no_backend", "new flow to a service none of whose backends is healthy") \
+  X(kNatBackendDown, "nat_backend_down",                                            \
+    "packet of a flow whose backend went down, service policy reset (TCP: a RST goes back to the client)") \
   X(kBug, "bug", "internal invariant violated (a bug: please report)")
 
 enum class DropReason : uint8_t {

@@ -166,8 +166,46 @@ constexpr ColumnSpec kTunnelColumns[] = {
 };
 constexpr TableSpec kTunnelTables[] = {{"", "", "", kTunnelColumns}};
 
+constexpr ColumnSpec kServiceColumns[] = {
+    {"SERVICE", "name"},
+    {"VIP", "vip"},
+    {"PROTO", "protocol"},
+    {"PORTS", "ports_text"},
+    {"STATE", "state"},
+    {"UP", "backends_up", kR},
+    {"MIN", "min_up", kR},
+    {"ANNOUNCED", "announced", Align::kLeft, CellFormat::kYesNo},
+    {"BACKEND", "backend"},
+    {"HEALTH", "health"},
+    {"LATENCY-US", "latency_us", kR},
+    {"LAST-ERROR", "last_error"},
+};
+constexpr TableSpec kServiceTables[] = {{"", "", "backends", kServiceColumns}};
+
+constexpr FieldSpec kFlowFields[] = {
+    {"flows", "active"},
+    {"capacity", "capacity"},
+    {"created", "created"},
+    {"expired", "expired"},
+    {"snat ports in use", "snat_ports_in_use"},
+    {"shown", "shown"},
+};
+constexpr ColumnSpec kFlowColumns[] = {
+    {"SERVICE", "service"},
+    {"PROTO", "protocol"},
+    {"CLIENT", "client"},
+    {"VIP", "vip"},
+    {"BACKEND", "backend"},
+    {"SNAT", "snat"},
+    {"STATE", "state"},
+    {"IDLE", "idle_seconds", kR, CellFormat::kDuration},
+    {"AGE", "age_seconds", kR, CellFormat::kDuration},
+};
+constexpr TableSpec kFlowTables[] = {{"", "flows", "", kFlowColumns}};
+
 std::string RenderView(const ViewSpec& view, const json& result);
 std::string RenderReload(const json& result);
+std::string RenderServiceAction(const json& result);
 
 // ---- The accepted commands. ----
 
@@ -192,7 +230,13 @@ constexpr CommandSpec kCommands[] = {
     {"show", "bgp routes", "BGP paths per prefix: best, multipath, stale", {{}, kBgpRouteTables}, nullptr,
      "PREFIX"},
     {"show", "tunnels", "tunnels: endpoints, state and counters (--json adds drops by reason)", {{}, kTunnelTables}},
+    {"show", "services", "anycast services, their state and each backend's health", {{}, kServiceTables}},
+    {"show", "flows", "NAT flows: totals and the first 1000 (--json for the fields)", {kFlowFields, kFlowTables}},
     {"reload", "", "re-read the configuration file and apply it", {}, &RenderReload},
+    {"service", "drain", "withdraw the service's VIP, wait for the peers to acknowledge, take no new flows", {},
+     &RenderServiceAction, "NAME"},
+    {"service", "undrain", "end a drain: announce the VIP again (when healthy), take new flows", {},
+     &RenderServiceAction, "NAME"},
 };
 
 std::string CommandName(const CommandSpec& spec) {
@@ -315,6 +359,18 @@ std::string RenderReload(const json& result) {
                                  lines.size() == 1 ? " change\n" : " changes\n");
   for (const std::string& line : lines) absl::StrAppend(&out, "  ", line, "\n");
   return out;
+}
+
+std::string RenderServiceAction(const json& result) {
+  const json* service = Lookup(result, nullptr, "service");
+  const json* vip = Lookup(result, nullptr, "vip");
+  const json* state = Lookup(result, nullptr, "state");
+  const json* acknowledged = Lookup(result, nullptr, "acknowledged");
+  const bool acked = acknowledged != nullptr && acknowledged->is_boolean() && acknowledged->get<bool>();
+  return absl::StrCat("service ", CellText(service, CellFormat::kPlain), " (VIP ", CellText(vip, CellFormat::kPlain),
+                      "): ", CellText(state, CellFormat::kPlain),
+                      acked ? "; the BGP peers have acknowledged the UPDATE\n"
+                            : "; NOT acknowledged by every BGP peer within 2 s\n");
 }
 
 // ---- Command line. ----

@@ -192,6 +192,7 @@ absl::Status Daemon::CreateTables() {
     if (errors < kKernelRouteErrorsLogged) spdlog::warn("kernel route {}: {}", ToString(prefix), s.message());
   });
   tunnels_ = std::make_unique<TunnelTable>(rcu_);
+  if (absl::Status st = CreateServiceTables(); !st.ok()) return st;
   routes_->SetObserver([this](const Ipv4Prefix& prefix, RouteSource source, const std::vector<Nexthop>* nexthops) {
     MirrorToKernel(prefix, source, nexthops);
   });
@@ -437,6 +438,11 @@ absl::Status Daemon::StartWorkers() {
   tables.ports = port_info_.data();
   tables.port_count = static_cast<uint16_t>(port_info_.size());
   tables.tunnels = tunnel_states_.empty() ? nullptr : tunnels_.get();
+  if (flows_ != nullptr) {
+    tables.services = services_.get();
+    tables.flows = flows_.get();
+    tables.snat = snat_.get();
+  }
   tables.esp_rings = esp_rings_.empty() ? nullptr : esp_rings_.data();
   unsigned lcore = rte_get_next_lcore(-1, 1, 0);
   for (uint32_t w = 0; w < n; ++w) {
@@ -548,6 +554,10 @@ absl::StatusOr<std::vector<std::string>> Daemon::Reload(const std::string& origi
     spdlog::error("reload rejected, running configuration unchanged:\n{}", s.message());
     return s;
   }
+  if (absl::Status s = CheckServicesReloadable(*next); !s.ok()) {
+    spdlog::error("reload rejected, running configuration unchanged:\n{}", s.message());
+    return s;
+  }
   std::vector<std::string> changes;
   if (absl::Status s = ApplyStaticRoutes(*next, &changes); !s.ok()) {
     // Static routes were validated; what fails here is capacity. Keep going
@@ -573,6 +583,7 @@ absl::StatusOr<std::vector<std::string>> Daemon::Reload(const std::string& origi
     changes.push_back("bgp configuration changed");
   }
   ReloadTunnels(*next, &changes);
+  if (absl::Status s = ReloadServices(*next, &changes); !s.ok()) return s;
   if (next->log_level != config_.log_level) {
     spdlog::set_level(spdlog::level::from_str(next->log_level));
     changes.push_back(absl::StrCat("log level ", next->log_level));
@@ -617,6 +628,8 @@ absl::Status Daemon::Run() {
   if (absl::Status s = StartWorkers(); !s.ok()) return s;
 
   if (absl::Status s = StartBgp(); !s.ok()) return s;
+  // After the workers (they serve the VIPs) and BGP (it announces them).
+  if (absl::Status s = StartServices(); !s.ok()) return s;
 
   auto admin = AdminServer::Listen(config_.admin.socket,
                                    [this](const AdminRequest& r) { return HandleAdmin(r); });
@@ -633,7 +646,8 @@ absl::Status Daemon::Run() {
   const itimerspec tick{{0, 100'000'000}, {0, 100'000'000}};
   timerfd_settime(tfd, 0, &tick, nullptr);
   const int efd = epoll_create1(EPOLL_CLOEXEC);
-  for (int fd : {sfd, tfd, netlink_->fd(), admin_->fd(), bgp_event_fd_}) {
+  const int health_fd = prober_ != nullptr ? prober_->event_fd() : -1;
+  for (int fd : {sfd, tfd, netlink_->fd(), admin_->fd(), bgp_event_fd_, health_fd}) {
     if (fd < 0) continue;
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -677,7 +691,13 @@ absl::Status Daemon::Run() {
         admin_->Poll();
       } else if (fd == bgp_event_fd_) {
         DrainBgpRoutes();
+      } else if (fd == health_fd) {
+        OnHealthEvents();
       }
+    }
+    if (std::chrono::steady_clock::now() - last_ageing_ >= kTick) {
+      AgeFlows();
+      last_ageing_ = std::chrono::steady_clock::now();
     }
     ServiceNeighborRequests();
     tunnels_->Reclaim();
@@ -690,6 +710,9 @@ absl::Status Daemon::Run() {
   }
   sd_notify(0, "STOPPING=1");
   metrics_.reset();   // no scrape may reach the speaker while it stops
+  // Withdraw the VIPs and wait until the peers have it, then stop.
+  WithdrawServicesForShutdown();
+  if (prober_ != nullptr) prober_->Stop();
   StopBgp();
   kernel_mirror_.reset();   // nothing may write routes while they are removed
   if (absl::Status s = FlushKernelRoutes(); !s.ok()) spdlog::warn("removing kernel routes: {}", s.message());

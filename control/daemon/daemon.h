@@ -18,6 +18,7 @@
 #include "control/admin/admin_server.h"
 #include "control/config/config.h"
 #include "control/daemon/tunnel_kernel_sinks.h"
+#include "control/health/prober.h"
 #include "control/metrics/dataplane_snapshot.h"
 #include "control/metrics/metrics_exporter.h"
 #include "control/netlink/kernel_route_mirror.h"
@@ -26,7 +27,10 @@
 #include "dataplane/fib/fib.h"
 #include "dataplane/ipsec/esp_context.h"
 #include "dataplane/ipsec/esp_sa.h"
+#include "dataplane/nat/flow_table.h"
+#include "dataplane/nat/snat_port_allocator.h"
 #include "dataplane/neighbor/neighbor_table.h"
+#include "dataplane/service/service_table.h"
 #include "dataplane/tunnel/tunnel_table.h"
 #include "dataplane/worker/worker.h"
 #include "dataplane/xdp/xdp_punt_maps.h"
@@ -76,6 +80,19 @@ struct TunnelState {
   std::vector<EspSaState> esp_inbound;
 };
 
+// An anycast service as the control thread knows it (services.cc).
+enum class ServiceRunState { kDown, kUp, kDegraded, kDrained };
+std::string_view ToString(ServiceRunState s);
+
+struct ServiceRuntime {
+  ServiceConfig config;
+  std::vector<bool> backend_up;   // by backend index, from the prober's events
+  bool drained = false;           // `isthmusctl service drain`
+  ServiceRunState last_state = ServiceRunState::kDown;   // for logging transitions
+  ServiceRunState State() const;
+  uint32_t BackendsUp() const;
+};
+
 class Daemon {
  public:
   explicit Daemon(Config config) : config_(std::move(config)) {}
@@ -109,6 +126,21 @@ class Daemon {
   std::string TunnelDownReason(const TunnelState& t) const;
   nlohmann::json ShowTunnels() const;
   void SnapshotTunnels(DataplaneSnapshot* snap) const;
+  // Anycast services (services.cc).
+  absl::Status CreateServiceTables();
+  absl::Status StartServices();
+  static std::vector<health::ProbeTarget> ProbeTargets(const std::vector<ServiceConfig>& services);
+  absl::Status PublishServices();
+  void SyncServiceAnnouncements();
+  void OnHealthEvents();
+  void AgeFlows();
+  absl::Status CheckServicesReloadable(const Config& next) const;
+  absl::Status ReloadServices(const Config& next, std::vector<std::string>* changes);
+  absl::StatusOr<nlohmann::json> DrainService(const std::string& name, bool drain);
+  void WithdrawServicesForShutdown();
+  nlohmann::json ShowServices() const;
+  nlohmann::json ShowFlows() const;
+  void SnapshotServices(DataplaneSnapshot* snap) const;
   absl::Status StartWorkers();
   void StopWorkers();
   absl::Status LoopOnce(int epoll_fd, bool* stop);
@@ -188,6 +220,17 @@ class Daemon {
   // bgp_backlog_next_ on in slices.
   std::vector<BgpRoute> bgp_backlog_;
   size_t bgp_backlog_next_ = 0;
+  // Anycast services: the snapshot and flow table the workers read, the
+  // prober, and per service its health (guarded: the metrics thread reads).
+  std::unique_ptr<ServiceTable> services_;
+  std::unique_ptr<SnatPortAllocator> snat_;
+  std::unique_ptr<FlowTable> flows_;
+  std::unique_ptr<health::Prober> prober_;
+  mutable absl::Mutex services_mu_;
+  std::vector<ServiceRuntime> service_states_ ABSL_GUARDED_BY(services_mu_);
+  std::map<uint32_t, bgp::Announcement> announced_vips_;   // control thread
+  std::vector<NatTimeouts> service_timeouts_;              // by service id, for ageing
+  std::chrono::steady_clock::time_point last_ageing_{};
 };
 
 }  // namespace isthmus

@@ -13,7 +13,7 @@ namespace isthmus {
 
 absl::StatusOr<nlohmann::json> Daemon::HandleAdmin(const AdminRequest& request) {
   if (request.command == "show") {
-    static constexpr const char* kAccepted = "ports, routes, fib, drops, stats, bgp, tunnels";
+    static constexpr const char* kAccepted = "ports, routes, fib, drops, stats, bgp, tunnels, services, flows";
     if (request.args.empty()) return absl::InvalidArgumentError(absl::StrCat("show what? (accepted: ", kAccepted, ")"));
     const std::string& what = request.args[0];
     if (what == "ports") return ShowPorts();
@@ -23,6 +23,8 @@ absl::StatusOr<nlohmann::json> Daemon::HandleAdmin(const AdminRequest& request) 
     if (what == "stats") return ShowStats();
     if (what == "bgp") return ShowBgp(request.args);
     if (what == "tunnels") return ShowTunnels();
+    if (what == "services") return ShowServices();
+    if (what == "flows") return ShowFlows();
     return absl::InvalidArgumentError(absl::StrCat("unknown show target '", what, "' (accepted: ", kAccepted, ")"));
   }
   if (request.command == "reload") {
@@ -30,8 +32,14 @@ absl::StatusOr<nlohmann::json> Daemon::HandleAdmin(const AdminRequest& request) 
     if (!changes.ok()) return changes.status();
     return nlohmann::json{{"changes", *changes}};
   }
+  if (request.command == "service") {
+    if (request.args.size() != 2 || (request.args[0] != "drain" && request.args[0] != "undrain")) {
+      return absl::InvalidArgumentError("usage: service drain NAME | service undrain NAME");
+    }
+    return DrainService(request.args[1], request.args[0] == "drain");
+  }
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown command '", request.command, "' (accepted: show, reload)"));
+      absl::StrCat("unknown command '", request.command, "' (accepted: show, reload, service)"));
 }
 
 namespace {
@@ -190,6 +198,7 @@ DataplaneSnapshot Daemon::Snapshot() const {
   snap.neighbor_requests = neighbor_requests_.load(std::memory_order_relaxed);
   snap.neighbors_resolved = neighbors_resolved_.load(std::memory_order_relaxed);
   SnapshotTunnels(&snap);
+  SnapshotServices(&snap);
   snap.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   if (bgp_ != nullptr) snap.bgp = bgp_->Metrics();
   return snap;

@@ -69,6 +69,32 @@ struct TunnelSnapshot {
   std::vector<EspSaSnapshot> esp_sas;              // ipsec only
 };
 
+// One backend of an anycast service.
+struct BackendSnapshotMetrics {
+  std::string backend;                 // address:port
+  bool up = false;
+  double probe_latency_seconds = -1;   // last finished probe; < 0: none yet
+  uint64_t probes_total = 0;
+  uint64_t probes_failed_total = 0;
+};
+
+struct ServiceSnapshotMetrics {
+  std::string name;
+  std::string state;   // up, degraded, down, drained
+  bool up = false;     // announced (up or degraded)
+  std::vector<BackendSnapshotMetrics> backends;
+};
+
+// The NAT flow table (present when services are configured).
+struct NatSnapshotMetrics {
+  bool present = false;
+  uint64_t active = 0;
+  uint64_t created = 0;
+  uint64_t expired = 0;
+  uint64_t capacity = 0;
+  uint64_t snat_ports_in_use = 0;
+};
+
 struct DataplaneSnapshot {
   std::vector<PortCounters> ports;
   std::vector<WorkerCounters> workers;
@@ -81,6 +107,8 @@ struct DataplaneSnapshot {
   std::vector<TunnelSnapshot> tunnels;
   double uptime_seconds = 0;
   std::optional<bgp::SpeakerMetrics> bgp;   // set when BGP is configured
+  std::vector<ServiceSnapshotMetrics> services;
+  NatSnapshotMetrics nat;
 };
 
 // Called on the metrics exporter's HTTP thread at every scrape: it must be

@@ -291,6 +291,52 @@ MetricFamily SingleValue(absl::string_view name, absl::string_view help, MetricT
   return family;
 }
 
+// Anycast services: state, backend health and probes; the NAT flow table.
+// NAT drops are isthmus_dataplane_drops_total{reason="nat_*"}.
+void AppendServiceFamilies(const DataplaneSnapshot& s, std::vector<MetricFamily>& out) {
+  static constexpr const char* kStates[] = {"up", "degraded", "down", "drained"};
+  if (!s.services.empty()) {
+    MetricFamily up = Family("isthmus_service_up",
+                             "1 while the service has at least min_up healthy backends and is not drained "
+                             "(its VIP is announced).",
+                             MetricType::Gauge);
+    MetricFamily state = Family("isthmus_service_state",
+                                "1 for the service's current state (up, degraded, down, drained), 0 for the others.",
+                                MetricType::Gauge);
+    MetricFamily backend_up = Family("isthmus_service_backend_up", "1 while the backend passes its health probes.",
+                                     MetricType::Gauge);
+    MetricFamily latency = Family("isthmus_service_probe_latency_seconds",
+                                  "Duration of the backend's last finished health probe.", MetricType::Gauge);
+    MetricFamily probes = Family("isthmus_service_probes_total", "Health probes sent to the backend.",
+                                 MetricType::Counter);
+    MetricFamily failed = Family("isthmus_service_probes_failed_total", "Health probes of the backend that failed.",
+                                 MetricType::Counter);
+    for (const ServiceSnapshotMetrics& svc : s.services) {
+      AddSample(up, {{"service", svc.name}}, svc.up ? 1 : 0);
+      for (const char* st : kStates) AddSample(state, {{"service", svc.name}, {"state", st}}, svc.state == st ? 1 : 0);
+      for (const BackendSnapshotMetrics& b : svc.backends) {
+        const Labels labels = {{"service", svc.name}, {"backend", b.backend}};
+        AddSample(backend_up, labels, b.up ? 1 : 0);
+        if (b.probe_latency_seconds >= 0) AddSample(latency, labels, b.probe_latency_seconds);
+        AddSample(probes, labels, AsDouble(b.probes_total));
+        AddSample(failed, labels, AsDouble(b.probes_failed_total));
+      }
+    }
+    for (MetricFamily* f : {&up, &state, &backend_up, &latency, &probes, &failed}) out.push_back(std::move(*f));
+  }
+  if (!s.nat.present) return;
+  out.push_back(SingleValue("isthmus_nat_flows_active", "NAT flows in the flow table now.", MetricType::Gauge,
+                            AsDouble(s.nat.active)));
+  out.push_back(SingleValue("isthmus_nat_flows_capacity", "Flows the table was sized for (nat.capacity).",
+                            MetricType::Gauge, AsDouble(s.nat.capacity)));
+  out.push_back(SingleValue("isthmus_nat_flows_created_total", "NAT flows created.", MetricType::Counter,
+                            AsDouble(s.nat.created)));
+  out.push_back(SingleValue("isthmus_nat_flows_expired_total", "NAT flows removed (idle timeout or backend gone).",
+                            MetricType::Counter, AsDouble(s.nat.expired)));
+  out.push_back(SingleValue("isthmus_nat_snat_ports_in_use", "SNAT source ports allocated now, all addresses.",
+                            MetricType::Gauge, AsDouble(s.nat.snat_ports_in_use)));
+}
+
 absl::Status ListenError(const std::string& listen, absl::string_view problem) {
   return absl::InvalidArgumentError(absl::StrCat("metrics listen address \"", listen, "\" ",
                                                  problem, " (", kAcceptedListenForms, ")"));
@@ -341,6 +387,7 @@ std::vector<MetricFamily> BuildMetricFamilies(const DataplaneSnapshot& s,
                             MetricType::Counter, AsDouble(s.neighbor_requests)));
   AppendXdpFamily(s, out);
   AppendTunnelFamilies(s, out);
+  AppendServiceFamilies(s, out);
   if (s.bgp) AppendBgpFamilies(*s.bgp, out);
   return out;
 }

@@ -368,7 +368,8 @@ void FlowTable::RetireRemoved() {
   removing_ = {};
 }
 
-uint32_t FlowTable::Age(uint32_t now, uint32_t max_records, const NatTimeouts& timeouts) {
+uint32_t FlowTable::Age(uint32_t now, uint32_t max_records, const NatTimeouts& timeouts,
+                        std::span<const NatTimeouts> by_service) {
   ReclaimRetired();
   uint32_t removed = 0;
   const uint32_t n = std::min(max_records, records_);
@@ -377,7 +378,8 @@ uint32_t FlowTable::Age(uint32_t now, uint32_t max_records, const NatTimeouts& t
     age_cursor_ = index == records_ ? 1 : index + 1;
     Flow& f = flows_[index];
     if (f.live.load(std::memory_order_acquire) == 0) continue;
-    const uint32_t timeout = IdleTimeout(timeouts, f.key[0].proto, f.tcp());
+    const NatTimeouts& t = f.service_id < by_service.size() ? by_service[f.service_id] : timeouts;
+    const uint32_t timeout = IdleTimeout(t, f.key[0].proto, f.tcp());
     // Signed: a worker's clock may run a little ahead of the caller's.
     const auto idle = static_cast<int32_t>(now - f.last_seen.load(std::memory_order_relaxed));
     if (idle >= 0 && static_cast<uint32_t>(idle) >= timeout) {
@@ -395,6 +397,31 @@ bool FlowTable::Remove(FlowRef r) {
   RemoveRecord(index);
   RetireRemoved();
   return true;
+}
+
+uint32_t FlowTable::RemoveBackendFlows(uint16_t service_id, uint16_t backend_id) {
+  uint32_t removed = 0;
+  for (uint32_t index = 1; index <= records_; ++index) {
+    const Flow& f = flows_[index];
+    if (f.live.load(std::memory_order_acquire) == 0 || f.service_id != service_id || f.backend_id != backend_id) {
+      continue;
+    }
+    RemoveRecord(index);
+    ++removed;
+  }
+  RetireRemoved();
+  return removed;
+}
+
+std::vector<FlowView> FlowTable::List(size_t limit) const {
+  std::vector<FlowView> out;
+  for (uint32_t index = 1; index <= records_ && out.size() < limit; ++index) {
+    const Flow& f = flows_[index];
+    if (f.live.load(std::memory_order_acquire) == 0) continue;
+    out.push_back({f.key[0], f.key[1], f.service_id, f.backend_id, (f.flags & kFlowSnat) != 0, f.tcp(), f.created,
+                   f.last_seen.load(std::memory_order_relaxed)});
+  }
+  return out;
 }
 
 FlowTableCounters FlowTable::Counters() const {

@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -95,6 +96,19 @@ struct FlowTableConfig {
   uint32_t workers = 1;          // inserting threads, numbered 0..workers-1
 };
 
+// A copy of one flow for `show flows` (read while workers run: a flow may
+// change or go the moment after).
+struct FlowView {
+  FlowKey original;
+  FlowKey reply;
+  uint16_t service_id = 0;
+  uint16_t backend_id = 0;
+  bool snat = false;
+  TcpState tcp = TcpState::kNew;
+  uint32_t created = 0;     // seconds of the flow clock
+  uint32_t last_seen = 0;
+};
+
 // Totals for metrics (isthmus_nat_flows_*), summed over workers.
 struct FlowTableCounters {
   uint64_t active = 0;
@@ -139,10 +153,18 @@ class FlowTable {
   // stopped and removes those idle longer than their timeout; also returns
   // records whose grace period has ended to the free list. Never blocks on
   // the workers. Returns the number removed.
-  uint32_t Age(uint32_t now, uint32_t max_records, const NatTimeouts& timeouts);
+  // A flow of service s uses by_service[s] when there is one, `timeouts`
+  // otherwise.
+  uint32_t Age(uint32_t now, uint32_t max_records, const NatTimeouts& timeouts,
+               std::span<const NatTimeouts> by_service = {});
   // Removes one flow now (e.g. its backend died and the policy is reset).
   // False when it was already gone.
   bool Remove(FlowRef r);
+  // Removes every flow pinned to (service, backend) — a dead backend of a
+  // service whose policy is reselect. A full pass over the records.
+  uint32_t RemoveBackendFlows(uint16_t service_id, uint16_t backend_id);
+  // Up to `limit` live flows, in record order.
+  std::vector<FlowView> List(size_t limit) const;
 
   FlowTableCounters Counters() const;
   uint32_t capacity() const { return capacity_; }

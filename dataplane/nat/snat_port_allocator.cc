@@ -90,26 +90,39 @@ bool SnatPortAllocator::TakeFromPool(uint32_t pool, WorkerState& worker, uint16_
   return false;
 }
 
-SnatAllocation SnatPortAllocator::Allocate(uint8_t proto, uint32_t worker, uint32_t hint) {
+template <typename IndexOf>
+SnatAllocation SnatPortAllocator::AllocateAmong(uint8_t proto, uint32_t worker, uint32_t hint, uint32_t count,
+                                                IndexOf index_of) {
   const int slot = ProtocolSlot(proto);
   if (slot < 0 || worker >= worker_count_) return {NatError::kSnatPortsExhausted, 0, 0};
   WorkerState& state = workers_[worker];
-  const auto addresses = static_cast<uint32_t>(addresses_.size());
-  for (uint32_t i = 0; i < addresses; ++i) {
-    const uint32_t a = (hint + i) % addresses;
-    const uint32_t pool = a * kProtocols + static_cast<uint32_t>(slot);
+  for (uint32_t i = 0; i < count; ++i) {
+    const int a = index_of((hint + i) % count);
+    if (a < 0) continue;
+    const uint32_t pool = static_cast<uint32_t>(a) * kProtocols + static_cast<uint32_t>(slot);
     // Read before the scan: a release during the scan makes it stale.
     const uint32_t epoch = release_epoch_[pool].load(std::memory_order_acquire);
     if (state.full_at[pool] == epoch) continue;
     uint16_t port = 0;
     if (TakeFromPool(pool, state, &port)) {
       state.allocated.store(state.allocated.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-      return {NatError::kNone, addresses_[a], port};
+      return {NatError::kNone, addresses_[static_cast<size_t>(a)], port};
     }
     state.full_at[pool] = epoch;
   }
   state.exhausted.store(state.exhausted.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   return {NatError::kSnatPortsExhausted, 0, 0};
+}
+
+SnatAllocation SnatPortAllocator::Allocate(uint8_t proto, uint32_t worker, uint32_t hint) {
+  return AllocateAmong(proto, worker, hint, static_cast<uint32_t>(addresses_.size()),
+                       [](uint32_t i) { return static_cast<int>(i); });
+}
+
+SnatAllocation SnatPortAllocator::Allocate(uint8_t proto, uint32_t worker, uint32_t hint,
+                                           std::span<const uint32_t> pool) {
+  return AllocateAmong(proto, worker, hint, static_cast<uint32_t>(pool.size()),
+                       [&](uint32_t i) { return AddressIndex(pool[i]); });
 }
 
 void SnatPortAllocator::Release(uint8_t proto, uint32_t addr, uint16_t port) {

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -43,6 +44,9 @@ class SnatPortAllocator {
   // tried first (e.g. a hash of the client address, to spread flows over the
   // pool); the others are tried in turn before giving up. Lock-free.
   SnatAllocation Allocate(uint8_t proto, uint32_t worker, uint32_t hint);
+  // The same, among `pool` only (a service's SNAT addresses, a subset of
+  // the configured ones; others are ignored).
+  SnatAllocation Allocate(uint8_t proto, uint32_t worker, uint32_t hint, std::span<const uint32_t> pool);
   // Returns a port Allocate handed out. Any thread; ports not allocated
   // (a bug in the caller) are ignored and counted in bad_releases().
   void Release(uint8_t proto, uint32_t addr, uint16_t port);
@@ -75,6 +79,9 @@ class SnatPortAllocator {
   // Pool index of (address index, protocol) or -1 for an unknown protocol.
   static int ProtocolSlot(uint8_t proto);
   int AddressIndex(uint32_t addr) const;
+  // Tries `count` address indexes from `index_of(i)`, starting at `hint`.
+  template <typename IndexOf>
+  SnatAllocation AllocateAmong(uint8_t proto, uint32_t worker, uint32_t hint, uint32_t count, IndexOf index_of);
   bool TakeFromPool(uint32_t pool, WorkerState& worker, uint16_t* port);
   std::atomic<uint64_t>* PoolWords(uint32_t pool) { return words_.get() + size_t{pool} * words_per_pool_; }
   const std::atomic<uint64_t>* PoolWords(uint32_t pool) const { return words_.get() + size_t{pool} * words_per_pool_; }

@@ -63,17 +63,27 @@ FlatKeyIndex::FlatKeyIndex(std::span<const std::pair<uint64_t, uint32_t>> entrie
 absl::StatusOr<std::unique_ptr<const ServiceSnapshot>> ServiceSnapshot::Build(std::span<const ServiceConfig> services,
                                                                               uint32_t maglev_table_size,
                                                                               HealthView healthy) {
+  return Build(services, maglev_table_size, healthy, [](size_t) { return false; });
+}
+
+absl::StatusOr<std::unique_ptr<const ServiceSnapshot>> ServiceSnapshot::Build(std::span<const ServiceConfig> services,
+                                                                              uint32_t maglev_table_size,
+                                                                              HealthView healthy, DrainView draining) {
   std::vector<ServiceEntry> entries;
   std::vector<std::pair<uint64_t, uint32_t>> keys;
   std::vector<std::pair<uint64_t, uint32_t>> vips;
+  std::vector<std::pair<uint64_t, uint32_t>> reply_addresses;
   entries.reserve(services.size());
   for (size_t i = 0; i < services.size(); ++i) {
     const ServiceConfig& config = services[i];
     if (config.vip.value == 0) return absl::InvalidArgumentError(absl::StrCat("service ", config.name, ": no VIP"));
     absl::StatusOr<ServiceEntry> entry = BuildEntry(config, static_cast<uint32_t>(i), maglev_table_size, healthy);
     if (!entry.ok()) return entry.status();
+    entry->draining = draining(i);
     for (uint16_t port : config.ports) keys.push_back({Key(entry->vip, entry->protocol, port), static_cast<uint32_t>(i)});
     vips.push_back({entry->vip, static_cast<uint32_t>(i)});
+    for (const ServiceBackend& b : entry->backends) reply_addresses.push_back({b.address, static_cast<uint32_t>(i)});
+    for (uint32_t a : entry->snat_pool) reply_addresses.push_back({a, static_cast<uint32_t>(i)});
     entries.push_back(*std::move(entry));
   }
   std::sort(keys.begin(), keys.end());
@@ -87,15 +97,20 @@ absl::StatusOr<std::unique_ptr<const ServiceSnapshot>> ServiceSnapshot::Build(st
   }
   // Several services may share a VIP (different ports or protocols): the
   // VIP index needs each address once.
-  std::sort(vips.begin(), vips.end());
-  vips.erase(std::unique(vips.begin(), vips.end(), [](const auto& a, const auto& b) { return a.first == b.first; }),
-             vips.end());
-  return std::unique_ptr<const ServiceSnapshot>(
-      new ServiceSnapshot(std::move(entries), FlatKeyIndex(keys), FlatKeyIndex(vips)));
+  auto unique_keys = [](std::vector<std::pair<uint64_t, uint32_t>>& v) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.first == b.first; }),
+            v.end());
+  };
+  unique_keys(vips);
+  unique_keys(reply_addresses);
+  return std::unique_ptr<const ServiceSnapshot>(new ServiceSnapshot(
+      std::move(entries), FlatKeyIndex(keys), FlatKeyIndex(vips), FlatKeyIndex(reply_addresses)));
 }
 
 std::unique_ptr<const ServiceSnapshot> ServiceSnapshot::Empty() {
-  return std::unique_ptr<const ServiceSnapshot>(new ServiceSnapshot({}, FlatKeyIndex({}), FlatKeyIndex({})));
+  return std::unique_ptr<const ServiceSnapshot>(
+      new ServiceSnapshot({}, FlatKeyIndex({}), FlatKeyIndex({}), FlatKeyIndex({})));
 }
 
 ServiceTable::ServiceTable(rte_rcu_qsbr* rcu) : rcu_(rcu), current_(ServiceSnapshot::Empty().release()) {}

@@ -48,10 +48,12 @@ struct ServiceEntry {
   BackendDownPolicy on_backend_down = BackendDownPolicy::kReset;
   FlowTimeouts timeouts;
 
+  bool draining = false;  // withdrawn by a drain: established flows only, no new ones
+
   // The backend (index into `backends`) for a new flow, or kNoBackend when
-  // no backend is healthy.
+  // no backend is healthy or the service is draining.
   uint32_t PickBackend(uint32_t flow_hash) const {
-    if (maglev.empty()) return kNoBackend;
+    if (maglev.empty() || draining) return kNoBackend;
     return healthy[maglev.Pick(flow_hash)];
   }
 };
@@ -89,12 +91,17 @@ class ServiceSnapshot {
   // Whether backend `backend` of service `service` (indexes into
   // Config::services and its backends) is up.
   using HealthView = absl::FunctionRef<bool(size_t service, size_t backend)>;
+  // Whether service `service` is draining (takes no new flows).
+  using DrainView = absl::FunctionRef<bool(size_t service)>;
 
   // Fails when the services cannot be served as given (a Maglev table that
   // cannot be built, a (VIP, protocol, port) listed twice); a validated
   // Config never fails here.
   static absl::StatusOr<std::unique_ptr<const ServiceSnapshot>> Build(std::span<const ServiceConfig> services,
                                                                       uint32_t maglev_table_size, HealthView healthy);
+  static absl::StatusOr<std::unique_ptr<const ServiceSnapshot>> Build(std::span<const ServiceConfig> services,
+                                                                      uint32_t maglev_table_size, HealthView healthy,
+                                                                      DrainView draining);
   // The snapshot with no services: what workers see before the first Publish.
   static std::unique_ptr<const ServiceSnapshot> Empty();
 
@@ -107,12 +114,23 @@ class ServiceSnapshot {
   // Whether `address` is the VIP of any service (any protocol and port):
   // lets the pipeline skip the NAT stage for every other packet.
   bool IsVip(uint32_t address) const { return vips_.Find(address) != FlatKeyIndex::kNotFound; }
+  // Whether a packet from `src` to `dst` may be the reply direction of a
+  // translated flow: from a backend, or to a SNAT address. Every other
+  // packet that is not to a VIP (and not an ICMP error) skips the flow table.
+  bool MayBeReply(uint32_t src, uint32_t dst) const {
+    return reply_addresses_.Find(src) != FlatKeyIndex::kNotFound ||
+           reply_addresses_.Find(dst) != FlatKeyIndex::kNotFound;
+  }
   bool empty() const { return entries_.empty(); }
   std::span<const ServiceEntry> entries() const { return entries_; }
 
  private:
-  ServiceSnapshot(std::vector<ServiceEntry> entries, FlatKeyIndex by_key, FlatKeyIndex vips)
-      : entries_(std::move(entries)), by_key_(std::move(by_key)), vips_(std::move(vips)) {}
+  ServiceSnapshot(std::vector<ServiceEntry> entries, FlatKeyIndex by_key, FlatKeyIndex vips,
+                  FlatKeyIndex reply_addresses)
+      : entries_(std::move(entries)),
+        by_key_(std::move(by_key)),
+        vips_(std::move(vips)),
+        reply_addresses_(std::move(reply_addresses)) {}
   // Never 0: a VIP is never 0.0.0.0.
   static uint64_t Key(uint32_t vip, uint8_t protocol, uint16_t port) {
     return uint64_t{vip} << 32 | uint64_t{protocol} << 16 | port;
@@ -121,6 +139,7 @@ class ServiceSnapshot {
   std::vector<ServiceEntry> entries_;
   FlatKeyIndex by_key_;  // (vip, protocol, port) -> index into entries_
   FlatKeyIndex vips_;    // vip -> any index
+  FlatKeyIndex reply_addresses_;  // backend and SNAT addresses -> any index
 };
 
 class ServiceTable {

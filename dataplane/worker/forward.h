@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "dataplane/worker/forward_context.h"
+#include "dataplane/worker/nat_stage.h"
 #include "dataplane/worker/tunnel_stage.h"
 
 namespace isthmus {
@@ -75,6 +76,10 @@ inline void ForwardFrames(ForwardContext& ctx, uint16_t in_port, rte_mbuf** pkts
     ++kept;
   }
   if (kept == 0) return;
+  if (ctx.services != nullptr) {
+    kept = nat_internal::TranslateBurst(ctx, in_port, keep, dst, ip_len, fragment, kept);
+    if (kept == 0) return;
+  }
 
   uint32_t result[kMaxBurst];
   ctx.fib->LookupBulk(dst, result, kept);

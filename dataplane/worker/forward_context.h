@@ -21,6 +21,9 @@
 
 namespace isthmus {
 
+class FlowTable;
+class ServiceTable;
+class SnatPortAllocator;
 
 inline constexpr uint16_t kNoPort = UINT16_MAX;
 inline constexpr uint32_t kMaxBurst = 256;
@@ -66,6 +69,11 @@ struct ForwardContext {
   uint32_t worker_id = 0;
   rte_ring* const* esp_rings = nullptr;  // indexed by worker id (multi-producer, single consumer)
   EspStaging* esp = nullptr;             // this worker's
+  // Anycast services (nat_stage.h); null without services in the config.
+  const ServiceTable* services = nullptr;
+  FlowTable* flows = nullptr;
+  SnatPortAllocator* snat = nullptr;
+  uint32_t now_s = 0;                    // NatClockSeconds(), set by the worker each round
 };
 
 // ECMP flow hash: the same 5-tuple always picks the same member. Fragments

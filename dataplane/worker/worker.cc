@@ -4,6 +4,8 @@
 #include <rte_rcu_qsbr.h>
 #include <time.h>
 
+#include "dataplane/nat/nat_clock.h"
+
 namespace isthmus {
 
 Worker::Worker(const WorkerParams& params, const ForwardContext& tables, rte_rcu_qsbr* rcu,
@@ -40,6 +42,7 @@ int Worker::Run() {
   punt_limiter_.SetRate(punt_rate);
   while (!stop_->load(std::memory_order_relaxed)) {
     uint32_t received = 0;
+    if (ctx_.flows != nullptr) ctx_.now_s = NatClockSeconds();
     for (const RxQueue& q : params_.rx) {
       const uint16_t n = rte_eth_rx_burst(q.port_id, q.queue_id, pkts, static_cast<uint16_t>(params_.burst));
       if (n == 0) continue;

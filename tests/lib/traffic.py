@@ -8,14 +8,21 @@ Run inside a namespace with `ns_exec NS /usr/bin/python3 tests/lib/traffic.py ..
   recv      counts the datagrams `send` produced; reports JSON on exit.
   sniff-ttl records the IP TTL of packets from a source as they arrive on an
             interface (scapy), to check that a router decremented it.
+  http-serve an HTTP/1.1 server (keep-alive) that answers every path with its
+            name and the client address it saw; /healthz answers 200, or the
+            status in --health-status.
+  http-hold one persistent HTTP/1.1 connection, a request every --interval,
+            each answer logged; ends with an error if the connection breaks.
 
 Every mode is bounded in time; none waits forever.
 """
 
 import argparse
+import http.server
 import json
 import signal
 import socket
+import socketserver
 import sys
 import time
 
@@ -96,8 +103,80 @@ def cmd_recv(args):
         seq = int(data[len(PAYLOAD_MAGIC):].split(b"\0", 1)[0])
         seqs_by_source.setdefault("%s:%d" % peer, set()).add(seq)
     unique = sum(len(v) for v in seqs_by_source.values())
+    if args.flows_out:
+        with open(args.flows_out, "w", encoding="ascii") as out:
+            out.write("".join(f"{source}\n" for source in sorted(seqs_by_source)))
     print(json.dumps({"received": received, "unique": unique,
                       "flows": len(seqs_by_source)}), flush=True)
+    return 0
+
+
+def cmd_http_serve(args):
+    name, health_status = args.name, args.health_status
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: one connection, many requests
+
+        def do_GET(self):  # pylint: disable=invalid-name
+            status = health_status if self.path == "/healthz" else 200
+            body = f"{name} {self.client_address[0]}:{self.client_address[1]}\n".encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_):
+            pass
+
+    class Server(http.server.ThreadingHTTPServer):
+        allow_reuse_address = True
+        daemon_threads = True
+
+        def server_bind(self):
+            # HTTPServer's own server_bind asks DNS for the bind address's
+            # name (getfqdn): seconds of timeouts in a test namespace.
+            socketserver.TCPServer.server_bind(self)  # pylint: disable=non-parent-init-called
+            self.server_name, self.server_port = args.bind, args.port
+
+    server = Server((args.bind, args.port), Handler)
+    print("ready", flush=True)
+    server.serve_forever()
+    return 0
+
+
+def cmd_http_hold(args):
+    # Raw socket, not http.client: the test wants to know that the very same
+    # TCP connection carried every answer.
+    sock = socket.create_connection((args.dst, args.port), timeout=args.timeout)
+    local = "%s:%d" % sock.getsockname()
+    deadline = time.monotonic() + args.duration
+    answers = 0
+    reader = sock.makefile("rb")
+    while time.monotonic() < deadline:
+        request = f"GET /hold HTTP/1.1\r\nHost: {args.dst}\r\n\r\n".encode()
+        try:
+            sock.sendall(request)
+            status = reader.readline()
+            length = 0
+            while True:
+                line = reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            body = reader.read(length).decode().strip()
+        except OSError as e:
+            print(json.dumps({"local": local, "answers": answers, "error": str(e)}), flush=True)
+            return 1
+        if not status.startswith(b"HTTP/1.1 200") or not body:
+            print(json.dumps({"local": local, "answers": answers, "error": f"bad answer {status!r}"}), flush=True)
+            return 1
+        answers += 1
+        print(json.dumps({"t": round(time.time(), 3), "answer": body}), flush=True)
+        time.sleep(args.interval)
+    sock.close()
+    print(json.dumps({"local": local, "answers": answers}), flush=True)
     return 0
 
 
@@ -142,7 +221,23 @@ def main():
     recv.add_argument("--port", type=int, required=True)
     recv.add_argument("--idle-timeout", type=float, default=2.0)
     recv.add_argument("--max-time", type=float, default=60.0)
+    recv.add_argument("--flows-out", help="write the sources seen (IP:PORT, one a line) here")
     recv.set_defaults(func=cmd_recv)
+
+    serve = sub.add_parser("http-serve")
+    serve.add_argument("--bind", required=True)
+    serve.add_argument("--port", type=int, required=True)
+    serve.add_argument("--name", required=True)
+    serve.add_argument("--health-status", type=int, default=200)
+    serve.set_defaults(func=cmd_http_serve)
+
+    hold = sub.add_parser("http-hold")
+    hold.add_argument("--dst", required=True)
+    hold.add_argument("--port", type=int, required=True)
+    hold.add_argument("--duration", type=float, default=10.0)
+    hold.add_argument("--interval", type=float, default=0.1)
+    hold.add_argument("--timeout", type=float, default=3.0)
+    hold.set_defaults(func=cmd_http_hold)
 
     sniff = sub.add_parser("sniff-ttl")
     sniff.add_argument("--iface", required=True)

@@ -122,7 +122,7 @@ TEST(BuildAdminRequestTest, UnknownCommandsListTheAcceptedOnes) {
     ASSERT_FALSE(request.ok());
     EXPECT_THAT(std::string(request.status().message()),
                 AllOf(HasSubstr("unknown command"),
-                      HasSubstr("show ports, show routes, show fib, show drops, show stats, show bgp summary, show bgp neighbors [PEER], show bgp routes [PREFIX], show tunnels, reload")));
+                      HasSubstr("show ports, show routes, show fib, show drops, show stats, show bgp summary, show bgp neighbors [PEER], show bgp routes [PREFIX], show tunnels, show services, show flows, reload, service drain [NAME], service undrain [NAME]")));
   }
 }
 

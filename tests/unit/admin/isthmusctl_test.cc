@@ -148,7 +148,7 @@ TEST_F(IsthmusctlTest, UnknownCommandIsAUsageErrorWithExitCode2) {
   const RunResult r = RunCtl(dir_, {"--socket", socket_path_, "show", "bogus"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("unknown command \"show bogus\""));
-  EXPECT_THAT(r.err, HasSubstr("show ports, show routes, show fib, show drops, show stats, show bgp summary, show bgp neighbors [PEER], show bgp routes [PREFIX], show tunnels, reload"));
+  EXPECT_THAT(r.err, HasSubstr("show ports, show routes, show fib, show drops, show stats, show bgp summary, show bgp neighbors [PEER], show bgp routes [PREFIX], show tunnels, show services, show flows, reload, service drain [NAME], service undrain [NAME]"));
 }
 
 TEST_F(IsthmusctlTest, BadOptionIsAUsageErrorWithExitCode2) {

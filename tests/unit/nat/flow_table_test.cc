@@ -163,6 +163,46 @@ TEST(FlowTable, AgeingIsBoundedPerCall) {
   EXPECT_EQ(table->Counters().active, 0u);
 }
 
+// A service's own timeouts override the defaults for its flows only.
+TEST(FlowTable, AgeingUsesTheFlowsServiceTimeouts) {
+  auto table = MakeTable(8);
+  FlowSpec short_lived = MakeSpec(kUdp, false, 1, 1000);
+  short_lived.service_id = 1;
+  FlowSpec default_timeouts = MakeSpec(kUdp, false, 2, 2000);
+  default_timeouts.service_id = 0;
+  ASSERT_EQ(table->Insert(0, short_lived, kNow).error, NatError::kNone);
+  ASSERT_EQ(table->Insert(0, default_timeouts, kNow).error, NatError::kNone);
+  const NatTimeouts defaults;
+  NatTimeouts quick;
+  quick.udp = 5;
+  const NatTimeouts by_service[] = {defaults, quick};
+  EXPECT_EQ(table->Age(kNow + 4, kScanAll, defaults, by_service), 0u);
+  EXPECT_EQ(table->Age(kNow + 5, kScanAll, defaults, by_service), 1u);
+  EXPECT_EQ(table->Lookup(short_lived.original), kNoFlow);
+  EXPECT_NE(table->Lookup(default_timeouts.original), kNoFlow);
+  EXPECT_EQ(table->Age(kNow + defaults.udp, kScanAll, defaults, by_service), 1u);
+}
+
+TEST(FlowTable, RemoveBackendFlowsTakesOnlyThatBackendsFlows) {
+  auto table = MakeTable(16);
+  for (uint16_t i = 0; i < 6; ++i) {
+    FlowSpec s = MakeSpec(kTcp, false, kClient, static_cast<uint16_t>(1000 + i));
+    s.service_id = 1;
+    s.backend_id = i % 2;
+    ASSERT_EQ(table->Insert(0, s, kNow).error, NatError::kNone);
+  }
+  EXPECT_EQ(table->RemoveBackendFlows(1, 1), 3u);
+  EXPECT_EQ(table->RemoveBackendFlows(0, 0), 0u);
+  const std::vector<FlowView> left = table->List(100);
+  ASSERT_EQ(left.size(), 3u);
+  for (const FlowView& v : left) {
+    EXPECT_EQ(v.backend_id, 0);
+    EXPECT_EQ(v.created, kNow);
+    EXPECT_EQ(table->Lookup(v.original), table->Lookup(v.reply) & ~1u);
+  }
+  EXPECT_EQ(table->List(2).size(), 2u);
+}
+
 TEST(FlowTable, RemoveTakesOneFlowOut) {
   auto table = MakeTable(4);
   const FlowSpec spec = MakeSpec(kUdp, false);

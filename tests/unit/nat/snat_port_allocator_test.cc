@@ -77,6 +77,22 @@ TEST(SnatPortAllocator, ReleasedPortIsReused) {
   EXPECT_EQ(alloc->InUse(), 10u);
 }
 
+// A service allocates only from its own pool, a subset of the configured
+// addresses; running its pool dry leaves the other addresses untouched.
+TEST(SnatPortAllocator, AllocatesOnlyFromTheGivenPool) {
+  const uint32_t kOther = kSnat + 1, kUnknown = kSnat + 7;
+  auto alloc = Make({.addresses = {kSnat, kOther}, .port_min = 3000, .port_max = 3003, .workers = 1});
+  const uint32_t pool[] = {kUnknown, kOther};
+  for (uint32_t hint = 0; hint < 4; ++hint) {
+    const SnatAllocation a = alloc->Allocate(kTcp, 0, hint, pool);
+    ASSERT_EQ(a.error, NatError::kNone);
+    EXPECT_EQ(a.addr, kOther);
+  }
+  EXPECT_EQ(alloc->Allocate(kTcp, 0, 0, pool).error, NatError::kSnatPortsExhausted);
+  EXPECT_EQ(alloc->Allocate(kTcp, 0, 0).addr, kSnat);
+  EXPECT_EQ(alloc->InUse(), 5u);
+}
+
 TEST(SnatPortAllocator, BadReleasesAreCountedNotApplied) {
   auto alloc = Make({.addresses = {kSnat}, .port_min = 1024, .port_max = 2047, .workers = 1});
   const SnatAllocation a = alloc->Allocate(kTcp, 0, 0);

@@ -94,6 +94,29 @@ TEST(ServiceSnapshot, IsVipAnswersForEveryVipOnly) {
   EXPECT_EQ(snap->Find(kWebVip, IPPROTO_UDP, 443)->id, 2u);
 }
 
+TEST(ServiceSnapshot, DrainingServiceTakesNoNewFlows) {
+  const std::vector<ServiceConfig> services = {Web(), Dns()};
+  auto snap = ServiceSnapshot::Build(services, kSize, [](size_t, size_t) { return true; },
+                                     [](size_t service) { return service == 0; });
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  const ServiceEntry& web = (*snap)->entries()[0];
+  EXPECT_TRUE(web.draining);
+  EXPECT_EQ(web.PickBackend(12345), kNoBackend);
+  EXPECT_TRUE(web.backends[0].healthy);   // established flows keep their backend
+  EXPECT_NE((*snap)->entries()[1].PickBackend(12345), kNoBackend);
+}
+
+TEST(ServiceSnapshot, MayBeReplyKnowsBackendsAndSnatAddresses) {
+  const auto snap = BuildAllUp({Web(), Dns()});
+  constexpr uint32_t kClient = 0xc6120102;  // 198.18.1.2
+  EXPECT_TRUE(snap->MayBeReply(0xc0000215, kClient));   // from a web backend
+  EXPECT_TRUE(snap->MayBeReply(0xc0000221, kClient));   // from the dns backend
+  EXPECT_TRUE(snap->MayBeReply(0xc0000216, 0xc6336432));   // to the SNAT address
+  EXPECT_FALSE(snap->MayBeReply(kClient, 0xc0000299));
+  EXPECT_FALSE(snap->MayBeReply(kClient, kWebVip));      // the VIP is IsVip's
+  EXPECT_FALSE(ServiceSnapshot::Empty()->MayBeReply(0xc0000215, kClient));
+}
+
 TEST(ServiceSnapshot, ManyServicesAreAllFound) {
   std::vector<ServiceConfig> services;
   for (uint32_t i = 0; i < 300; ++i) {
