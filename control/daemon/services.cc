@@ -259,7 +259,9 @@ void Daemon::OnHealthEvents() {
         spdlog::info("service {}: backend {} {} ({})", s.config.name, Endpoint(b.address.value, b.port),
                      up ? "up" : "down", health::Describe(e.reason));
         s.backend_up[e.key.backend] = up;
-        if (!up && s.config.on_backend_down == BackendDownPolicy::kReselect) {
+        // UDP has no connection to reset: its flows always pick anew.
+        if (!up && (s.config.on_backend_down == BackendDownPolicy::kReselect ||
+                    s.config.protocol == ServiceProtocol::kUdp)) {
           reselect.push_back({static_cast<uint16_t>(i), static_cast<uint16_t>(e.key.backend)});
         }
       }
