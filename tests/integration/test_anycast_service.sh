@@ -26,7 +26,9 @@
 #      peer's side); nothing is sent while nothing changes;
 #   4. a backend back: the VIP is announced again and served;
 #   5. `isthmusctl service drain web` withdraws web (web-snat stays);
-#   6. metrics: service state, backend health, flows, SNAT ports.
+#   6. metrics: service state, backend health, flows, SNAT ports; both
+#      workers received packets;
+#   7. SIGTERM: the VIP still announced is withdrawn before the Cease.
 # shellcheck disable=SC2317  # predicates are called through wait_until
 set -uo pipefail
 # shellcheck source=tests/lib/topo.sh
@@ -265,6 +267,32 @@ check_drain() {
   onprem_has "${VIP_SNAT}" || fail "draining web withdrew web-snat too"
 }
 
+# Each port is polled by its own worker: client packets arrive on one,
+# backend replies on the other, and replies still find their flow.
+check_workers() {
+  local busy
+  busy="$(nva_ctl a show stats --json | jq '[.workers[] | select(.rx_packets > 0)] | length')"
+  assert_eq "2" "${busy}" "workers that received packets (replies crossed workers)"
+}
+
+# SIGTERM: the VIP still announced (web-snat) is withdrawn, and that UPDATE
+# reaches the peer before the session's Cease.
+check_sigterm_withdraws_first() {
+  local pcap="${TEST_TMP}/sigterm.pcap" cap withdraw cease
+  start_bg cl "${TEST_TMP}/tshark-term.log" tshark -i cl0 -f "tcp port 179" -w "${pcap}"
+  cap=${BG_PID}
+  wait_until 10 grep -q "Capturing on" "${TEST_TMP}/tshark-term.log" || fail "tshark did not start"
+  nva_stop a 20 || fail "isthmusd did not exit cleanly on SIGTERM"
+  sleep 0.5
+  stop_bg "${cap}" INT 5
+  withdraw="$(tshark -r "${pcap}" -Y "bgp.type == 2 && bgp.update.withdrawn_routes" -T fields -e frame.number \
+    2>/dev/null | head -1)"
+  cease="$(tshark -r "${pcap}" -Y "bgp.type == 3" -T fields -e frame.number 2>/dev/null | head -1)"
+  [[ -n "${withdraw}" ]] || fail "no withdraw UPDATE on SIGTERM"
+  [[ -n "${cease}" ]] || fail "no NOTIFICATION (Cease) on SIGTERM"
+  assert_lt "${withdraw}" "${cease}" "frame of the withdraw UPDATE before the Cease's frame"
+}
+
 check_metrics() {
   local url="http://${TOPO_METRICS_LISTEN}/metrics"
   assert_eq "1" "$(metric nva "${url}" isthmus_service_up 'service=web-snat')" "isthmus_service_up{web-snat}"
@@ -286,4 +314,6 @@ check_withdraw_time
 check_back
 check_drain
 check_metrics
+check_workers
+check_sigterm_withdraws_first
 pass "anycast: VIPs announced only while healthy, DNAT/SNAT to real HTTP backends over 2 workers, affinity across a backend failure, withdraw within ${WITHDRAW_BOUND_MS} ms, drain ($((SECONDS - T0)) s)"
