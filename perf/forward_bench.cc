@@ -372,6 +372,212 @@ void BM_Forward_1K(benchmark::State& state) { RunForward<Prefetch::kNo>(state, k
 void BM_Forward_1M_Prefetched(benchmark::State& state) { RunForward<Prefetch::kYes>(state, kLargeTable); }
 void BM_Forward_1K_Prefetched(benchmark::State& state) { RunForward<Prefetch::kYes>(state, kSmallTable); }
 
+// ---------------------------------------------------------------------------
+// The NAT stage (issue 5): the same pipeline with an anycast service whose
+// 1,000,000 flows are all established, beside the very same frames with no
+// service configured (ForwardContext::services null), in the same run.
+//
+// Every frame is a client's TCP ACK to VIP:80 (64 bytes). With the service
+// the stage DNATs it to the flow's backend; without, the FIB sends it
+// towards the VIP's route. Both the VIP and the backends are hosts of
+// routes of the 1M-route table, so both variants forward everything over
+// the same FIB. A forwarded frame no longer goes to the VIP, so once per
+// pass over the wire (timing paused, as for the TTL refresh) every frame is
+// rewritten to the next flow's original frame: the frames sweep all 1M
+// flows in turn, as traffic over 1M established flows does.
+
+constexpr uint32_t kServiceFlows = 1000000;
+constexpr uint32_t kServiceFlowCapacity = kServiceFlows + kServiceFlows / 8;
+constexpr uint32_t kServiceBackends = 8;
+constexpr uint32_t kServiceMaglevSize = 65537;
+constexpr uint16_t kServicePort = 80;
+constexpr uint16_t kClientPortBase = 1024;
+constexpr uint32_t kClientHostBits = 17;   // kSourceHostMask: 131072 client hosts, 8 ports each
+constexpr uint8_t kTcpAckFlag = 0x10;
+constexpr uint64_t kServiceSeed = 0x5e41ce;
+
+class ServiceTraffic {
+ public:
+  // Built once, with every flow created through the stage itself.
+  static absl::StatusOr<ServiceTraffic*> Get(World& world, const RouteTable& table);
+
+  const ServiceTable& services() const { return *services_; }
+  FlowTable& flows() { return *flows_; }
+  // The first `count` frames, for FillWire.
+  std::vector<std::vector<uint8_t>> FirstFrames(uint32_t count);
+  // Rewrites every frame on the wire (in FIFO order) to the next flow's
+  // original frame; returns how many frames it saw.
+  uint32_t Restore(const RingLoop& loop);
+
+ private:
+  absl::Status Init(World& world, const RouteTable& table);
+  const uint8_t* Frame(uint64_t flow) const { return frames_.data() + (flow % kServiceFlows) * kFrameLen; }
+
+  std::vector<uint8_t> frames_;   // kServiceFlows frames of kFrameLen bytes, back to back
+  std::unique_ptr<ServiceTable> services_;
+  std::unique_ptr<FlowTable> flows_;
+  uint64_t next_flow_ = 0;
+};
+
+std::vector<std::vector<uint8_t>> ServiceTraffic::FirstFrames(uint32_t count) {
+  std::vector<std::vector<uint8_t>> frames;
+  for (next_flow_ = 0; next_flow_ < count; ++next_flow_) frames.emplace_back(Frame(next_flow_), Frame(next_flow_) + kFrameLen);
+  return frames;
+}
+
+uint32_t ServiceTraffic::Restore(const RingLoop& loop) {
+  const uint32_t count = rte_ring_count(loop.wire);
+  uint32_t done = 0;
+  void* objs[64];
+  while (done < count) {
+    const unsigned n = rte_ring_sc_dequeue_burst(loop.wire, objs, std::min<uint32_t>(64, count - done), nullptr);
+    if (n == 0) break;
+    for (unsigned i = 0; i < n; ++i) {
+      std::memcpy(rte_pktmbuf_mtod(static_cast<rte_mbuf*>(objs[i]), void*), Frame(next_flow_++), kFrameLen);
+    }
+    rte_ring_sp_enqueue_bulk(loop.wire, objs, n, nullptr);
+    done += n;
+  }
+  return done;
+}
+
+absl::StatusOr<ServiceTraffic*> ServiceTraffic::Get(World& world, const RouteTable& table) {
+  static std::unique_ptr<ServiceTraffic> traffic;
+  static absl::Status init_error;
+  if (!init_error.ok()) return init_error;
+  if (traffic == nullptr) {
+    auto t = std::make_unique<ServiceTraffic>();
+    init_error = t->Init(world, table);
+    if (!init_error.ok()) return init_error;
+    traffic = std::move(t);
+  }
+  return traffic.get();
+}
+
+absl::Status ServiceTraffic::Init(World& world, const RouteTable& table) {
+  std::mt19937_64 rng(kServiceSeed);
+  std::uniform_int_distribution<size_t> pick_route(0, table.routes.size() - 1);
+  ServiceConfig service;
+  service.name = "bench";
+  service.vip = {DrawHostIn(table.routes[pick_route(rng)], rng)};
+  service.ports = {kServicePort};
+  for (uint32_t b = 0; b < kServiceBackends; ++b) {
+    service.backends.push_back({{DrawHostIn(table.routes[pick_route(rng)], rng)}, 8080, 1});
+  }
+  auto snapshot = ServiceSnapshot::Build({&service, 1}, kServiceMaglevSize, [](size_t, size_t) { return true; });
+  if (!snapshot.ok()) return snapshot.status();
+  services_ = std::make_unique<ServiceTable>(nullptr);
+  services_->Publish(*std::move(snapshot));
+  auto flows = FlowTable::Create({.capacity = kServiceFlowCapacity, .workers = 1}, nullptr, nullptr);
+  if (!flows.ok()) return flows.status();
+  flows_ = std::move(*flows);
+
+  frames_.reserve(size_t{kServiceFlows} * kFrameLen);
+  for (uint32_t i = 0; i < kServiceFlows; ++i) {
+    testing::PacketBuilder b;
+    b.DstMac(kIngressMac).SrcMac(kPeerMac).Ttl(kFreshTtl);
+    b.Src(kSourceBlock | (i & kSourceHostMask)).Dst(service.vip.value);
+    b.Tcp(static_cast<uint16_t>(kClientPortBase + (i >> kClientHostBits)), kServicePort, kTcpAckFlag);
+    const std::vector<uint8_t> frame = b.Payload(kFrameLen - kTcpHeadersLen).Build();
+    frames_.insert(frames_.end(), frame.begin(), frame.end());
+  }
+
+  // Every flow's first packet through the stage, a wire's worth at a time.
+  const RingLoop& loop = world.loop();
+  if (absl::Status s = FillWire(loop, FirstFrames(kMaxInflight)); !s.ok()) return s;
+  LcoreCounters counters;
+  TxBuffers tx(world.TxQueues(), &counters);
+  PuntLimiter limiter(0);
+  ForwardContext ctx = world.Context(*table.fib, &counters, &tx, &limiter);
+  ctx.services = services_.get();
+  ctx.flows = flows_.get();
+  const auto start = std::chrono::steady_clock::now();
+  uint64_t received = 0;
+  rte_mbuf* pkts[kBurst];
+  while (received < kServiceFlows) {
+    for (uint32_t i = 0; i < kMaxInflight / kBurst; ++i) {
+      const uint16_t n = rte_eth_rx_burst(loop.ingress, 0, pkts, kBurst);
+      ForwardBurst(ctx, loop.ingress, pkts, n);
+      tx.FlushAll();
+      rte_rcu_qsbr_quiescent(world.rcu(), kWorkerRcuId);
+      received += n;
+    }
+    Restore(loop);
+  }
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  absl::Status status = CheckConservation(counters, received);
+  if (status.ok()) status = EmptyWire(loop, kMaxInflight);
+  if (!status.ok()) return status;
+  const FlowTableCounters c = flows_->Counters();
+  if (c.active != kServiceFlows) {
+    return absl::InternalError(absl::StrCat(c.active, " flows active after setup, expected ", kServiceFlows));
+  }
+  spdlog::info("{} service flows created through the stage in {:.2f} s ({} MiB)", c.active, took.count(),
+               flows_->MemoryBytes() >> 20);
+  return absl::OkStatus();
+}
+
+// rx_burst -> ForwardBurst -> FlushAll -> quiescent, as RunForward, over
+// the service traffic, with and without the service.
+void BM_ForwardService_1M(benchmark::State& state) {
+  const auto inflight = static_cast<uint32_t>(state.range(0));
+  const bool with_services = state.range(1) != 0;
+  auto table = GetTable(kLargeTable);
+  if (!table.ok()) return Fail(state, table.status());
+  auto world = World::Get();
+  if (!world.ok()) return Fail(state, world.status());
+  auto traffic = ServiceTraffic::Get(**world, **table);
+  if (!traffic.ok()) return Fail(state, traffic.status());
+  const RingLoop& loop = (*world)->loop();
+  if (inflight % kBurst != 0 || inflight > kMaxInflight) return Fail(state, absl::InvalidArgumentError("in-flight"));
+  if (absl::Status s = FillWire(loop, (*traffic)->FirstFrames(inflight)); !s.ok()) return Fail(state, s);
+
+  LcoreCounters counters;
+  TxBuffers tx((*world)->TxQueues(), &counters);
+  PuntLimiter limiter(0);
+  ForwardContext ctx = (*world)->Context(*(*table)->fib, &counters, &tx, &limiter);
+  if (with_services) {
+    ctx.services = &(*traffic)->services();
+    ctx.flows = &(*traffic)->flows();
+  }
+  const uint64_t created_before = (*traffic)->flows().Counters().created;
+  const uint32_t bursts_per_pass = inflight / kBurst;
+  uint32_t until_restore = bursts_per_pass;
+  uint64_t received = 0, restore_shortfall = 0;
+  Clocks excluded;
+  rte_mbuf* pkts[kBurst];
+
+  const Clocks start = Clocks::Now();
+  for (auto _ : state) {
+    const uint16_t n = rte_eth_rx_burst(loop.ingress, 0, pkts, kBurst);
+    ForwardBurst(ctx, loop.ingress, pkts, n);
+    tx.FlushAll();
+    rte_rcu_qsbr_quiescent((*world)->rcu(), kWorkerRcuId);
+    received += n;
+    if (--until_restore == 0) {
+      const Clocks paused_at = Clocks::Now();
+      state.PauseTiming();
+      restore_shortfall += inflight - (*traffic)->Restore(loop);
+      state.ResumeTiming();
+      excluded += Clocks::Now() - paused_at;
+      until_restore = bursts_per_pass;
+    }
+  }
+  const Clocks spent = Clocks::Now() - start - excluded;
+
+  absl::Status status = CheckConservation(counters, received);
+  if (status.ok()) status = EmptyWire(loop, inflight);
+  if (status.ok() && restore_shortfall != 0) status = absl::DataLossError("frames missing at a restore");
+  if (status.ok() && received != static_cast<uint64_t>(state.iterations()) * kBurst) status = absl::DataLossError("the wire ran dry");
+  // Established flows only: a new flow here would measure setup instead.
+  if (status.ok() && (*traffic)->flows().Counters().created != created_before) {
+    status = absl::InternalError("flows were created while measuring");
+  }
+  if (!status.ok()) return Fail(state, status);
+  ReportRate(state, spent, received);
+  state.SetLabel(with_services ? absl::StrCat((*traffic)->flows().Counters().active, " flows") : "no service");
+}
+
 // The FIB lookup (rte_fib_lookup_bulk) alone, over the destinations the frames would carry.
 // Which LPM a benchmark measures: ours, or DPDK's as the same-run baseline.
 enum class InstallImpl : int64_t { kLpmTable = 0, kRteLpm = 1, kRteFib = 2 };
@@ -528,6 +734,9 @@ BENCHMARK(BM_FibLookupBulk_1M)->ArgNames({"dsts", "impl"})
     ->ArgsProduct({{4096, kMaxInflight, kLpmColdDsts},
                    {static_cast<int64_t>(InstallImpl::kLpmTable), static_cast<int64_t>(InstallImpl::kRteFib)}});
 BENCHMARK(BM_CheckFrame)->ArgName("frames")->Arg(4096);
+// services:0 is the baseline: the same frames, the same FIB, no NAT stage.
+BENCHMARK(BM_ForwardService_1M)->ArgNames({"inflight", "services"})
+    ->ArgsProduct({{1024, kMaxInflight}, {0, 1}});
 
 }  // namespace
 }  // namespace isthmus::perf

@@ -76,10 +76,19 @@ inline void ForwardFrames(ForwardContext& ctx, uint16_t in_port, rte_mbuf** pkts
     ++kept;
   }
   if (kept == 0) return;
+  nat_internal::NatUndo nat_undo[kMaxBurst];
   if (ctx.services != nullptr) {
-    kept = nat_internal::TranslateBurst(ctx, in_port, keep, dst, ip_len, fragment, kept);
+    kept = nat_internal::TranslateBurst(ctx, in_port, keep, dst, ip_len, fragment, kept, nat_undo);
     if (kept == 0) return;
   }
+  // Hands a packet to the kernel as it arrived (before NAT), so the ICMP
+  // error the kernel sends quotes what the sender sent.
+  auto punt_as_received = [&](uint16_t i, rte_mbuf* m, PuntReason reason) {
+    if (ctx.services != nullptr) {
+      nat_internal::UndoTranslation(rte_pktmbuf_mtod_offset(m, uint8_t*, kEtherHeaderLen), nat_undo[i]);
+    }
+    Punt(ctx, in_port, m, reason);
+  };
 
   uint32_t result[kMaxBurst];
   ctx.fib->LookupBulk(dst, result, kept);
@@ -119,18 +128,18 @@ inline void ForwardFrames(ForwardContext& ctx, uint16_t in_port, rte_mbuf** pkts
     }
     if (nh.kind == NexthopKind::kTunnel) {
       PuntReason punt = PuntReason::kLocal;
-      if (!ForwardIntoTunnel(ctx, nh, m, ip_len[i], fragment[i], &punt)) Punt(ctx, in_port, m, punt);
+      if (!ForwardIntoTunnel(ctx, nh, m, ip_len[i], fragment[i], &punt)) punt_as_received(i, m, punt);
       continue;
     }
     // RFC 1812 5.3.1: a datagram whose TTL would reach 0 is not forwarded;
     // the kernel answers with ICMP time exceeded (traceroute).
     if (ip[8] <= 1) {
-      Punt(ctx, in_port, m, PuntReason::kTtlExpired);
+      punt_as_received(i, m, PuntReason::kTtlExpired);
       continue;
     }
     const PortInfo& out = ctx.ports[nh.port];
     if (ip_len[i] > out.mtu) {
-      Punt(ctx, in_port, m, PuntReason::kFragNeeded);
+      punt_as_received(i, m, PuntReason::kFragNeeded);
       continue;
     }
     MacAddr mac;

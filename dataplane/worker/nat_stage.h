@@ -87,6 +87,27 @@ inline void ReplyWithReset(ForwardContext& ctx, uint16_t in_port, rte_mbuf* m, u
 // The outcome for one packet of the burst.
 enum class NatOutcome : uint8_t { kPass, kDrop, kConsumed };
 
+// How to put a translated packet back as it arrived, for the exits that
+// hand it to the kernel (TTL expired, too big for the egress MTU): the
+// kernel's ICMP error must quote what the sender sent, or the sender cannot
+// match it (path-MTU discovery through the NAT). Trivial, so a burst's
+// array costs nothing to declare.
+struct NatUndo {
+  unsigned char original[sizeof(FlowKey)];
+  uint32_t l4_offset;
+  bool valid;
+};
+
+inline void UndoTranslation(uint8_t* ip, const NatUndo& u) {
+  if (!u.valid) return;
+  NatPacket p;
+  p.kind = NatPacketKind::kFlow;
+  p.l4_offset = u.l4_offset;
+  FlowKey original;
+  std::memcpy(&original, u.original, sizeof(original));
+  RewriteFlowPacket(ip, p, original);
+}
+
 // Starts a flow for packet `p` (a miss to a VIP) and translates it.
 inline NatOutcome StartFlow(ForwardContext& ctx, const ServiceSnapshot& snap, uint8_t* ip, const NatPacket& p,
                             DropReason* why) {
@@ -142,20 +163,27 @@ inline bool BackendDown(const ServiceSnapshot& snap, const Flow& f, BackendDownP
 }
 
 // Translates what belongs to a service flow in pkts[0..n) and compacts the
-// arrays to the packets that go on to the FIB (with their new destination).
+// arrays to the packets that go on to the FIB (with their new destination);
+// undo[k] says how to restore the k-th packet that goes on.
 inline uint16_t TranslateBurst(ForwardContext& ctx, uint16_t in_port, rte_mbuf** pkts, uint32_t* dst,
-                               uint32_t* ip_len, bool* fragment, uint16_t n) {
+                               uint32_t* ip_len, bool* fragment, uint16_t n, NatUndo* undo) {
   const ServiceSnapshot& snap = *ctx.services->Get();
-  if (snap.empty()) return n;
+  if (snap.empty()) {
+    for (uint16_t i = 0; i < n; ++i) undo[i].valid = false;
+    return n;
+  }
   NatPacket parsed[kMaxBurst];
   FlowKey keys[kMaxBurst];
   uint16_t at[kMaxBurst];
   bool to_vip[kMaxBurst];
   NatOutcome outcome[kMaxBurst];
   DropReason why[kMaxBurst];
+  uint16_t translated_as[kMaxBurst];   // index into parsed[] of a translated flow packet
+  constexpr uint16_t kNotTranslated = UINT16_MAX;
   uint16_t candidates = 0;
   for (uint16_t i = 0; i < n; ++i) {
     outcome[i] = NatOutcome::kPass;
+    translated_as[i] = kNotTranslated;
     const uint8_t* ip = rte_pktmbuf_mtod_offset(pkts[i], const uint8_t*, kEtherHeaderLen);
     const bool vip = snap.IsVip(dst[i]);
     // ICMP errors about a translated flow may come from any router.
@@ -191,7 +219,12 @@ inline uint16_t TranslateBurst(ForwardContext& ctx, uint16_t in_port, rte_mbuf**
         BackendDownPolicy policy;
         if (p.kind == NatPacketKind::kFlow && RefDirection(refs[c]) == FlowDirection::kOriginal &&
             BackendDown(snap, f, &policy) && policy == BackendDownPolicy::kReset) {
-          ctx.flows->Touch(refs[c], ctx.now_s, kTcpRst);
+          // Once: marking a reset flow again would refresh its idle time,
+          // and a client that keeps sending would never be let go. (UDP
+          // flows of a dead backend are removed by the control thread.)
+          if (p.key.proto == kIpProtoTcp && f.tcp() != TcpState::kReset) {
+            ctx.flows->Touch(refs[c], ctx.now_s, kTcpRst);
+          }
           ctx.counters->Drop(DropReason::kNatBackendDown);
           if (p.key.proto == kIpProtoTcp && (p.tcp_flags & kTcpRst) == 0) {
             ReplyWithReset(ctx, in_port, pkts[i], ip_len[i]);
@@ -204,7 +237,10 @@ inline uint16_t TranslateBurst(ForwardContext& ctx, uint16_t in_port, rte_mbuf**
         if (p.kind == NatPacketKind::kFlow) ctx.flows->Touch(refs[c], ctx.now_s, p.tcp_flags);
         TranslatePacket(ip, p, f, RefDirection(refs[c]));
       }
-      if (outcome[i] == NatOutcome::kPass) dst[i] = LoadBe32(ip + 16);
+      if (outcome[i] == NatOutcome::kPass) {
+        dst[i] = LoadBe32(ip + 16);
+        if (p.kind == NatPacketKind::kFlow) translated_as[i] = c;
+      }
     }
   }
   uint16_t kept = 0;
@@ -218,6 +254,12 @@ inline uint16_t TranslateBurst(ForwardContext& ctx, uint16_t in_port, rte_mbuf**
     dst[kept] = dst[i];
     ip_len[kept] = ip_len[i];
     fragment[kept] = fragment[i];
+    NatUndo& u = undo[kept];
+    u.valid = translated_as[i] != kNotTranslated;
+    if (u.valid) {
+      std::memcpy(u.original, &parsed[translated_as[i]].key, sizeof(FlowKey));
+      u.l4_offset = parsed[translated_as[i]].l4_offset;
+    }
     ++kept;
   }
   return kept;
