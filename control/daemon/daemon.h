@@ -85,13 +85,29 @@ enum class ServiceRunState { kDown, kUp, kDegraded, kDrained };
 std::string_view ToString(ServiceRunState s);
 
 struct ServiceRuntime {
+  // The service's config, with `backends` in slot order: a backend keeps
+  // its slot (the backend id flows carry) for as long as it is configured,
+  // and a removed one leaves a retired slot (reloads never renumber).
   ServiceConfig config;
-  std::vector<bool> backend_up;   // by backend index, from the prober's events
-  bool drained = false;           // `isthmusctl service drain`
+  std::vector<bool> backend_up;       // by slot, from the prober's events
+  std::vector<bool> backend_removed;  // retired slots: never probed or picked
+  bool removed = false;               // a retired service slot (its ports cleared)
+  bool drained = false;               // `isthmusctl service drain`
   ServiceRunState last_state = ServiceRunState::kDown;   // for logging transitions
+
+  static ServiceRuntime For(const ServiceConfig& config);
+  ServiceConfig Live() const;   // the config without retired backend slots
+  void Retire();
+  // Takes `next` (same name) keeping slots by address and port; returns the
+  // slots it retired.
+  std::vector<size_t> Merge(const ServiceConfig& next);
   ServiceRunState State() const;
   uint32_t BackendsUp() const;
 };
+
+// Service and backend ids are 16-bit in the flow table.
+inline constexpr size_t kMaxServiceSlots = UINT16_MAX;
+inline constexpr size_t kMaxBackendSlots = UINT16_MAX;
 
 class Daemon {
  public:
@@ -129,7 +145,7 @@ class Daemon {
   // Anycast services (services.cc).
   absl::Status CreateServiceTables();
   absl::Status StartServices();
-  static std::vector<health::ProbeTarget> ProbeTargets(const std::vector<ServiceConfig>& services);
+  static std::vector<health::ProbeTarget> ProbeTargets(const std::vector<ServiceRuntime>& services);
   absl::Status PublishServices();
   void SyncServiceAnnouncements();
   void OnHealthEvents();

@@ -101,6 +101,60 @@ ServiceRunState ServiceRuntime::State() const {
   return ServiceRunState::kUp;
 }
 
+ServiceRuntime ServiceRuntime::For(const ServiceConfig& config) {
+  ServiceRuntime r;
+  r.config = config;
+  r.backend_up.assign(config.backends.size(), false);
+  r.backend_removed.assign(config.backends.size(), false);
+  return r;
+}
+
+ServiceConfig ServiceRuntime::Live() const {
+  ServiceConfig live = config;
+  live.backends.clear();
+  for (size_t b = 0; b < config.backends.size(); ++b) {
+    if (!backend_removed[b]) live.backends.push_back(config.backends[b]);
+  }
+  return live;
+}
+
+void ServiceRuntime::Retire() {
+  removed = true;
+  config.ports.clear();   // never matched again (ServiceSnapshot)
+  backend_up.assign(backend_up.size(), false);
+  backend_removed.assign(backend_removed.size(), true);
+}
+
+std::vector<size_t> ServiceRuntime::Merge(const ServiceConfig& next) {
+  std::vector<size_t> retired;
+  std::vector<ServiceBackendConfig> slots = config.backends;
+  std::vector<bool> matched(next.backends.size(), false);
+  for (size_t b = 0; b < slots.size(); ++b) {
+    if (backend_removed[b]) continue;
+    auto same = [&](const ServiceBackendConfig& n) {
+      return n.address == slots[b].address && n.port == slots[b].port;
+    };
+    auto it = std::find_if(next.backends.begin(), next.backends.end(), same);
+    if (it == next.backends.end()) {
+      backend_removed[b] = true;
+      backend_up[b] = false;
+      retired.push_back(b);
+      continue;
+    }
+    slots[b] = *it;   // the weight may have changed
+    matched[static_cast<size_t>(it - next.backends.begin())] = true;
+  }
+  for (size_t n = 0; n < next.backends.size(); ++n) {
+    if (matched[n]) continue;
+    slots.push_back(next.backends[n]);
+    backend_up.push_back(false);
+    backend_removed.push_back(false);
+  }
+  config = next;
+  config.backends = std::move(slots);
+  return retired;
+}
+
 uint32_t ServiceRuntime::BackendsUp() const {
   return static_cast<uint32_t>(std::count(backend_up.begin(), backend_up.end(), true));
 }
@@ -134,13 +188,16 @@ absl::Status Daemon::CreateServiceTables() {
   return absl::OkStatus();
 }
 
-std::vector<health::ProbeTarget> Daemon::ProbeTargets(const std::vector<ServiceConfig>& services) {
+std::vector<health::ProbeTarget> Daemon::ProbeTargets(const std::vector<ServiceRuntime>& services) {
   std::vector<health::ProbeTarget> targets;
-  for (const ServiceConfig& s : services) {
+  for (const ServiceRuntime& r : services) {
+    if (r.removed) continue;
+    const ServiceConfig& s = r.config;
     for (size_t b = 0; b < s.backends.size(); ++b) {
+      if (r.backend_removed[b]) continue;
       const ServiceBackendConfig& backend = s.backends[b];
       health::ProbeTarget t;
-      t.key = {s.name, static_cast<uint32_t>(b)};
+      t.key = {s.name, static_cast<uint32_t>(b)};   // the backend's slot
       t.settings.address = backend.address;
       t.settings.port = ProbePort(s, backend);
       t.settings.type = s.health.type == HealthCheckType::kHttp ? health::ProbeType::kHttp : health::ProbeType::kTcp;
@@ -161,13 +218,13 @@ absl::Status Daemon::StartServices() {
   auto prober = health::Prober::Start();
   if (!prober.ok()) return prober.status();
   prober_ = std::move(*prober);
+  std::vector<health::ProbeTarget> targets;
   {
     absl::MutexLock lock(&services_mu_);
-    for (const ServiceConfig& s : config_.services) {
-      service_states_.push_back({s, std::vector<bool>(s.backends.size(), false), false});
-    }
+    for (const ServiceConfig& s : config_.services) service_states_.push_back(ServiceRuntime::For(s));
+    targets = ProbeTargets(service_states_);
   }
-  if (absl::Status s = prober_->SetTargets(ProbeTargets(config_.services)); !s.ok()) return s;
+  if (absl::Status s = prober_->SetTargets(std::move(targets)); !s.ok()) return s;
   if (absl::Status s = PublishServices(); !s.ok()) return s;
   spdlog::info("services: {} configured, backends probed; VIPs announced once min_up backends are healthy",
                config_.services.size());
@@ -204,6 +261,7 @@ void Daemon::SyncServiceAnnouncements() {
   {
     absl::MutexLock lock(&services_mu_);
     for (ServiceRuntime& s : service_states_) {
+      if (s.removed) continue;
       const ServiceRunState state = s.State();
       if (state != s.last_state) {
         spdlog::info("service {}: {} ({} of {} backends up, min_up {})", s.config.name, ToString(state),
@@ -253,7 +311,10 @@ void Daemon::OnHealthEvents() {
     for (const health::HealthEvent& e : events) {
       for (size_t i = 0; i < service_states_.size(); ++i) {
         ServiceRuntime& s = service_states_[i];
-        if (s.config.name != e.key.service || e.key.backend >= s.backend_up.size()) continue;
+        if (s.removed || s.config.name != e.key.service || e.key.backend >= s.backend_up.size() ||
+            s.backend_removed[e.key.backend]) {
+          continue;
+        }
         const bool up = e.state == health::HealthState::kUp;
         const ServiceBackendConfig& b = s.config.backends[e.key.backend];
         spdlog::info("service {}: backend {} {} ({})", s.config.name, Endpoint(b.address.value, b.port),
@@ -303,41 +364,75 @@ absl::Status Daemon::CheckServicesReloadable(const Config& next) const {
   return absl::OkStatus();
 }
 
+// Service and backend ids are slots that flows keep (FlowTable records a
+// flow's service and backend by id), so a reload never renumbers them: a
+// service or backend keeps its slot while it stays in the config (by name,
+// and by address and port), a new one takes a new slot, and a removed one
+// leaves a retired slot behind whose flows are removed once the snapshot
+// without it is published (their next packets pick anew, as after a
+// backend failure with `reselect`). Retired slots are not reused: a restart
+// compacts them.
 absl::Status Daemon::ReloadServices(const Config& next, std::vector<std::string>* changes) {
   if (next.services == config_.services && next.nat == config_.nat) return absl::OkStatus();
-  if (prober_ != nullptr) {
-    if (absl::Status s = prober_->SetTargets(ProbeTargets(next.services)); !s.ok()) return s;
-  }
-  // Health carries over for backends the prober kept (same service, address,
-  // port and probe settings); drains for services kept by name.
-  std::vector<health::TargetStatus> status = prober_ != nullptr ? prober_->Snapshot() : std::vector<health::TargetStatus>{};
+  std::vector<std::pair<uint16_t, uint16_t>> purge;   // (service, backend) slots retired now
+  std::vector<health::ProbeTarget> targets;
+  std::vector<ServiceRuntime> next_states;
   {
     absl::MutexLock lock(&services_mu_);
-    std::vector<ServiceRuntime> next_states;
-    size_t t = 0;
-    for (const ServiceConfig& s : next.services) {
-      ServiceRuntime r{s, std::vector<bool>(s.backends.size(), false), false};
-      for (size_t b = 0; b < s.backends.size(); ++b, ++t) {
-        r.backend_up[b] = t < status.size() && status[t].state == health::HealthState::kUp;
+    next_states = service_states_;
+    for (size_t i = 0; i < next_states.size(); ++i) {
+      ServiceRuntime& r = next_states[i];
+      if (r.removed) continue;
+      auto it = std::find_if(next.services.begin(), next.services.end(),
+                             [&](const ServiceConfig& c) { return c.name == r.config.name; });
+      if (it == next.services.end()) {
+        changes->push_back(absl::StrCat("service ", r.config.name, " removed"));
+        for (size_t b = 0; b < r.backend_removed.size(); ++b) {
+          if (!r.backend_removed[b]) purge.push_back({static_cast<uint16_t>(i), static_cast<uint16_t>(b)});
+        }
+        r.Retire();
+        continue;
       }
-      for (const ServiceRuntime& old : service_states_) {
-        if (old.config.name != s.name) continue;
-        r.drained = old.drained;
-        r.last_state = old.last_state;
-        if (!(old.config == s)) changes->push_back(absl::StrCat("service ", s.name, " changed"));
-      }
-      if (std::none_of(service_states_.begin(), service_states_.end(),
-                       [&](const ServiceRuntime& old) { return old.config.name == s.name; })) {
-        changes->push_back(absl::StrCat("service ", s.name, " added"));
-      }
-      next_states.push_back(std::move(r));
+      if (!(r.Live() == *it)) changes->push_back(absl::StrCat("service ", r.config.name, " changed"));
+      for (size_t b : r.Merge(*it)) purge.push_back({static_cast<uint16_t>(i), static_cast<uint16_t>(b)});
     }
-    for (const ServiceRuntime& old : service_states_) {
-      if (std::none_of(next.services.begin(), next.services.end(),
-                       [&](const ServiceConfig& s) { return s.name == old.config.name; })) {
-        changes->push_back(absl::StrCat("service ", old.config.name, " removed"));
+    for (const ServiceConfig& c : next.services) {
+      if (std::any_of(next_states.begin(), next_states.end(),
+                      [&](const ServiceRuntime& r) { return !r.removed && r.config.name == c.name; })) {
+        continue;
+      }
+      changes->push_back(absl::StrCat("service ", c.name, " added"));
+      next_states.push_back(ServiceRuntime::For(c));
+    }
+    if (next_states.size() > kMaxServiceSlots) {
+      return absl::ResourceExhaustedError("services: too many services retired by reloads; restart isthmusd");
+    }
+    for (const ServiceRuntime& r : next_states) {
+      if (r.config.backends.size() > kMaxBackendSlots) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "services[", r.config.name, "]: too many backends retired by reloads; restart isthmusd"));
       }
     }
+    targets = ProbeTargets(next_states);
+  }
+  if (prober_ != nullptr) {
+    if (absl::Status s = prober_->SetTargets(targets); !s.ok()) return s;
+  }
+  // Health carries over for backends the prober kept (same service, address,
+  // port and probe settings): its snapshot follows the targets' order.
+  const std::vector<health::TargetStatus> status =
+      prober_ != nullptr ? prober_->Snapshot() : std::vector<health::TargetStatus>{};
+  size_t t = 0;
+  for (ServiceRuntime& r : next_states) {
+    if (r.removed) continue;
+    for (size_t b = 0; b < r.backend_up.size(); ++b) {
+      if (r.backend_removed[b]) continue;
+      r.backend_up[b] = t < status.size() && status[t].state == health::HealthState::kUp;
+      ++t;
+    }
+  }
+  {
+    absl::MutexLock lock(&services_mu_);
     service_states_ = std::move(next_states);
   }
   if (!(next.nat == config_.nat)) changes->push_back("nat timeouts or Maglev table size changed");
@@ -345,9 +440,15 @@ absl::Status Daemon::ReloadServices(const Config& next, std::vector<std::string>
   // so publish with the new NAT settings explicitly.
   const NatConfig old_nat = config_.nat;
   config_.nat = next.nat;
-  absl::Status published = PublishServices();
-  if (!published.ok()) config_.nat = old_nat;
-  return published;
+  if (absl::Status published = PublishServices(); !published.ok()) {
+    config_.nat = old_nat;
+    return published;
+  }
+  // After the snapshot without them: flows of retired slots go.
+  uint32_t removed = 0;
+  for (const auto& [service, backend] : purge) removed += flows_ != nullptr ? flows_->RemoveBackendFlows(service, backend) : 0;
+  if (removed != 0) spdlog::info("services: {} flow(s) of removed backends or services removed", removed);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<nlohmann::json> Daemon::DrainService(const std::string& name, bool drain) {
@@ -356,11 +457,13 @@ absl::StatusOr<nlohmann::json> Daemon::DrainService(const std::string& name, boo
     absl::MutexLock lock(&services_mu_);
     ServiceRuntime* found = nullptr;
     for (ServiceRuntime& s : service_states_) {
-      if (s.config.name == name) found = &s;
+      if (!s.removed && s.config.name == name) found = &s;
     }
     if (found == nullptr) {
       std::vector<std::string> names;
-      for (const ServiceRuntime& s : service_states_) names.push_back(s.config.name);
+      for (const ServiceRuntime& s : service_states_) {
+        if (!s.removed) names.push_back(s.config.name);
+      }
       return absl::NotFoundError(absl::StrCat("no service named '", name, "' (configured: ",
                                               names.empty() ? "none" : absl::StrJoin(names, ", "), ")"));
     }
@@ -396,8 +499,10 @@ nlohmann::json Daemon::ShowServices() const {
   absl::MutexLock lock(&services_mu_);
   size_t t = 0;
   for (const ServiceRuntime& s : service_states_) {
+    if (s.removed) continue;
     nlohmann::json backends = nlohmann::json::array();
-    for (size_t b = 0; b < s.config.backends.size(); ++b, ++t) {
+    for (size_t b = 0; b < s.config.backends.size(); ++b) {
+      if (s.backend_removed[b]) continue;
       const ServiceBackendConfig& bc = s.config.backends[b];
       nlohmann::json j{{"backend", Endpoint(bc.address.value, bc.port)},
                        {"weight", bc.weight},
@@ -409,6 +514,7 @@ nlohmann::json Daemon::ShowServices() const {
         j["probes_sent"] = p.probes_sent;
         j["probes_failed"] = p.probes_failed;
       }
+      ++t;
       backends.push_back(std::move(j));
     }
     std::vector<std::string> ports;
@@ -465,11 +571,13 @@ void Daemon::SnapshotServices(DataplaneSnapshot* snap) const {
     absl::MutexLock lock(&services_mu_);
     size_t t = 0;
     for (const ServiceRuntime& s : service_states_) {
+      if (s.removed) continue;
       ServiceSnapshotMetrics m;
       m.name = s.config.name;
       m.state = std::string(ToString(s.State()));
       m.up = s.State() == ServiceRunState::kUp || s.State() == ServiceRunState::kDegraded;
-      for (size_t b = 0; b < s.config.backends.size(); ++b, ++t) {
+      for (size_t b = 0; b < s.config.backends.size(); ++b) {
+        if (s.backend_removed[b]) continue;
         BackendSnapshotMetrics bm;
         bm.backend = Endpoint(s.config.backends[b].address.value, s.config.backends[b].port);
         bm.up = s.backend_up[b];
@@ -480,6 +588,7 @@ void Daemon::SnapshotServices(DataplaneSnapshot* snap) const {
           bm.probes_total = probes[t].probes_sent;
           bm.probes_failed_total = probes[t].probes_failed;
         }
+        ++t;
         m.backends.push_back(std::move(bm));
       }
       snap->services.push_back(std::move(m));

@@ -80,6 +80,12 @@ absl::StatusOr<std::unique_ptr<const ServiceSnapshot>> ServiceSnapshot::Build(st
     absl::StatusOr<ServiceEntry> entry = BuildEntry(config, static_cast<uint32_t>(i), maglev_table_size, healthy);
     if (!entry.ok()) return entry.status();
     entry->draining = draining(i);
+    // A service without ports is a retired slot (the daemon keeps service
+    // ids stable across reloads): it keeps its id and is never matched.
+    if (config.ports.empty()) {
+      entries.push_back(*std::move(entry));
+      continue;
+    }
     for (uint16_t port : config.ports) keys.push_back({Key(entry->vip, entry->protocol, port), static_cast<uint32_t>(i)});
     vips.push_back({entry->vip, static_cast<uint32_t>(i)});
     for (const ServiceBackend& b : entry->backends) reply_addresses.push_back({b.address, static_cast<uint32_t>(i)});
