@@ -144,14 +144,8 @@ write_config() {
   file="$(nva_config "${name}")"
   tmp="${file}.new"
   {
+    nva_dataplane_yaml "${name}" appliance
     cat <<EOF
-# written by ${IT_NAME}: appliance ${name}
-dataplane:
-  workers: 1
-  idle_sleep_us: 100
-  hugepages: false
-  punt_interface: ip${name}$(($$ % 100000))
-ports:
   - {name: west, driver: ${IT_DRIVER}, interface: ${name}-w}
   - {name: east, driver: ${IT_DRIVER}, interface: ${name}-e}
 routes:

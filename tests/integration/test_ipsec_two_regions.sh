@@ -149,15 +149,7 @@ write_region() {
   file="$(nva_config "${name}")"
   tmp="${file}.new"
   {
-    cat <<EOF
-# written by ${IT_NAME}: region ${name}
-dataplane:
-  workers: 1
-  idle_sleep_us: 100
-  hugepages: false
-  punt_interface: ip${name}$(($$ % 100000))
-ports:
-EOF
+    nva_dataplane_yaml "${name}" region
     port_yaml lan "${lan_if}" "${lan_cidr}"
     port_yaml wan "${wan_if}" "${wan_cidr}"
     cat <<EOF

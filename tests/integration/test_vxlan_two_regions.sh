@@ -84,15 +84,7 @@ write_region() {
   local ul_gw="$8" remote_net="$9" overlay="${10}" peer_overlay="${11}" asn="${12}" peer_asn="${13}"
   local own_prefix="${14}" peer_prefix="${15}"
   {
-    cat <<EOF
-# written by ${IT_NAME}: region ${name}
-dataplane:
-  workers: 1
-  idle_sleep_us: 100
-  hugepages: false
-  punt_interface: ip${name}$(($$ % 100000))
-ports:
-EOF
+    nva_dataplane_yaml "${name}" region
     port_yaml lan "${lan_if}" "${lan_cidr}"
     port_yaml wan "${wan_if}" "${wan_cidr}"
     cat <<EOF

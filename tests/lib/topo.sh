@@ -323,6 +323,21 @@ nva_prepare() {
   _NVA_NS[${name}]="${short}"
 }
 
+# nva_dataplane_yaml NAME ROLE: the head of a small appliance's config up to
+# `ports:` (one worker that sleeps when idle, no hugepages, a punt TAP
+# unique to NAME and this run); ROLE names it in the comment line.
+nva_dataplane_yaml() {
+  cat <<EOF
+# written by ${IT_NAME}: $2 $1
+dataplane:
+  workers: 1
+  idle_sleep_us: 100
+  hugepages: false
+  punt_interface: ip$1$(($$ % 100000))
+ports:
+EOF
+}
+
 # nva_ctl NAME ARGS...: isthmusctl against instance NAME.
 nva_ctl() {
   local name="$1"
