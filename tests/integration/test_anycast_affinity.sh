@@ -165,12 +165,7 @@ EOF
     done
     cat <<EOF
     health: {type: tcp, port: ${HEALTH_PORT}}
-metrics:
-  listen: ${TOPO_METRICS_LISTEN}
-admin:
-  socket: $(nva_socket "${name}")
-log:
-  level: info
+$(nva_admin_yaml "${name}")
 EOF
   } >"${tmp}" || fail "cannot write ${tmp}"
   mv -f "${tmp}" "${file}" || fail "cannot replace ${file}"

@@ -170,12 +170,7 @@ tunnels:
 EOF
     ipsec_yaml "${name}"
     cat <<EOF
-metrics:
-  listen: ${TOPO_METRICS_LISTEN}
-admin:
-  socket: $(nva_socket "${name}")
-log:
-  level: info
+$(nva_admin_yaml "${name}")
 bgp:
   asn: ${asn}
   router_id: ${overlay}

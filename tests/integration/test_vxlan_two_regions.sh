@@ -104,12 +104,7 @@ tunnels:
     overlay: ${overlay}/${OVERLAY_LEN}
     mss_clamp: auto
     interface: ${TUNNEL}-${name}
-metrics:
-  listen: ${TOPO_METRICS_LISTEN}
-admin:
-  socket: $(nva_socket "${name}")
-log:
-  level: info
+$(nva_admin_yaml "${name}")
 bgp:
   asn: ${asn}
   router_id: ${overlay}

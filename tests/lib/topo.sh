@@ -338,6 +338,13 @@ ports:
 EOF
 }
 
+# nva_admin_yaml NAME: the config's metrics, admin and log sections for
+# instance NAME (metrics on its namespace's loopback, its own admin socket).
+nva_admin_yaml() {
+  printf 'metrics:\n  listen: %s\nadmin:\n  socket: %s\nlog:\n  level: info\n' \
+    "${TOPO_METRICS_LISTEN}" "$(nva_socket "$1")"
+}
+
 # nva_ctl NAME ARGS...: isthmusctl against instance NAME.
 nva_ctl() {
   local name="$1"
