@@ -338,11 +338,12 @@ ports:
 EOF
 }
 
-# nva_admin_yaml NAME: the config's metrics, admin and log sections for
-# instance NAME (metrics on its namespace's loopback, its own admin socket).
+# nva_admin_yaml NAME [METRICS_LISTEN]: the config's metrics, admin and log
+# sections for instance NAME (metrics on its namespace's loopback unless
+# given, its own admin socket).
 nva_admin_yaml() {
   printf 'metrics:\n  listen: %s\nadmin:\n  socket: %s\nlog:\n  level: info\n' \
-    "${TOPO_METRICS_LISTEN}" "$(nva_socket "$1")"
+    "${2:-${TOPO_METRICS_LISTEN}}" "$(nva_socket "$1")"
 }
 
 # nva_ctl NAME ARGS...: isthmusctl against instance NAME.

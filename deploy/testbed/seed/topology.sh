@@ -20,6 +20,10 @@
 #                                                      client 203.0.113.10 on lo, FRR AS 65100
 #                                                      originating 203.0.113.0/25
 #
+#   ns mg (management)  mg-br 198.18.250.1/24 (bridge) --- mgmt 198.18.250.11 in nvaa1,
+#                       Prometheus on 127.0.0.1:9090        .12 nvaa2, .21 nvab1, .22 nvab2
+#                       (prometheus.sh)                     isthmusd metrics.listen there, :9470
+#
 # Hub VNet R = 198.18.0.0/20 (NVA subnet .1.0/24, RouteServerSubnet .2.0/24),
 # spoke VNet R = 198.18.100.0/24. The fabric knows its own subnets (connected),
 # the other hub through the global peering (static 198.19.0.0/20 via
@@ -47,7 +51,13 @@
 # routes into a namespace's kernel (protocol SEED_RIB_PROTO), resolving a
 # multihop next hop through the kernel table as zebra would.
 #
-# Everything is torn down by netns.sh's cleanup (EXIT, INT, TERM).
+# The management network stands for the NVAs' management NICs: only
+# Prometheus (and a person exploring with curl) uses it; it carries no data
+# traffic and no route leads there from the data plane (isthmusd's ports are
+# `hub` only; `mgmt` is a plain kernel interface).
+#
+# Everything is torn down by netns.sh's cleanup (EXIT, INT, TERM), or kept
+# running by deploy/testbed/seed/up (IT_DETACH=1) until seed/down.
 
 _SEED_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 _SEED_REPO_ROOT="$(cd "${_SEED_DIR}/../../.." && pwd)"
@@ -57,6 +67,8 @@ source "${_SEED_REPO_ROOT}/tests/lib/topo.sh"
 source "${_SEED_REPO_ROOT}/tests/lib/bgp.sh"
 # shellcheck source=tests/lib/esp.sh
 source "${_SEED_REPO_ROOT}/tests/lib/esp.sh"
+# shellcheck source=deploy/testbed/seed/prometheus.sh
+source "${_SEED_DIR}/prometheus.sh"
 
 TUNNEL="${TUNNEL:-vxlan}"
 # 2 = a second NVA per region, paired with the other region's second NVA
@@ -90,6 +102,8 @@ SEED_VIP_PREPEND_B="${SEED_VIP_PREPEND_B:-3}"
   readonly SEED_HOLD_S=9 SEED_KEEPALIVE_S=3 SEED_CONNECT_RETRY_S=2
   readonly SEED_RIB_PROTO=201
   readonly SEED_RIB_POLL_S=0.3
+  readonly MGMT_GW=198.18.250.1 MGMT_LEN=24 METRICS_PORT=9470
+  readonly -A MGMT_HOST_BASE=([a]=10 [b]=20)
 }
 
 # Addresses of region R.
@@ -105,6 +119,10 @@ ars_addr() { echo "198.$((OCTET2[$1])).2.$((3 + $2))"; }
 spoke_prefix() { echo "198.$((OCTET2[$1])).100.0/24"; }
 spoke_gw() { echo "198.$((OCTET2[$1])).100.1"; }
 app_addr() { echo "198.$((OCTET2[$1])).100.10"; }
+# mgmt_addr R I: the management address of NVA I of region R; isthmusd's
+# metrics listen there (nva_metrics_listen).
+mgmt_addr() { echo "198.18.250.$((MGMT_HOST_BASE[$1] + $2))"; }
+nva_metrics_listen() { echo "$(mgmt_addr "$1" "$2"):${METRICS_PORT}"; }
 
 # Names: namespaces fR rsR spR nvaRI ms op; isthmusd instances RI; FRR
 # instances ars-RK, msee, onprem.
@@ -115,7 +133,10 @@ ars_name() { echo "ars-$1$2"; }
 
 seed_build() {
   local r other i
-  ns_create ms op
+  ns_create ms op mg
+  ns_exec mg ip link add mg-br type bridge || fail "cannot create the management bridge in mg"
+  ns_exec mg ip link set mg-br up
+  addr mg mg-br "${MGMT_GW}/${MGMT_LEN}"
   for r in "${SEED_REGIONS[@]}"; do
     ns_create "f${r}" "rs${r}" "sp${r}"
     for ((i = 1; i <= SEED_NVAS_PER_REGION; i++)); do ns_create "$(nva_ns "${r}" "${i}")"; done
@@ -158,6 +179,9 @@ seed_build() {
       veth_no_offload "${nns}" hub
       # The data plane forwards; the NVA's kernel only answers for itself.
       ns_exec "${nns}" sysctl -qw net.ipv4.conf.all.forwarding=0
+      veth_pair mg "m-${r}${i}" "${nns}" mgmt
+      ns_exec mg ip link set "m-${r}${i}" master mg-br || fail "cannot attach m-${r}${i} to mg-br"
+      addr "${nns}" mgmt "$(mgmt_addr "${r}" "${i}")/${MGMT_LEN}"
     done
     _seed_router "f${r}"
   done
@@ -308,16 +332,27 @@ seed_rib_sync_loop() {
   done
 }
 
+# _seed_rib_sync_bg NS FRR_NS FRR_NAME: seed_rib_sync_loop in the
+# background. It is a shell function, so start_bg cannot put it in a session
+# of its own with setsid (IT_DETACH=1, seed/up): instead it ignores the
+# terminal's SIGINT and SIGHUP itself (its children inherit that), and is
+# stopped by its PID with SIGTERM like everything else.
+_seed_rib_sync_bg() {
+  IT_DETACH=0 start_bg - "${TEST_TMP}/rib-sync-$1.log" _seed_rib_sync_immune "$@"
+}
+_seed_rib_sync_immune() {
+  trap '' INT HUP
+  seed_rib_sync_loop "$@"
+}
+
 # seed_start_rib_sync: the fabrics follow their Route Server's instance 1
 # (both instances hold the same routes; a check compares them), the MSEE
 # and on-premises follow their own bgpd.
 seed_start_rib_sync() {
   local r
-  for r in "${SEED_REGIONS[@]}"; do
-    start_bg - "${TEST_TMP}/rib-sync-f${r}.log" seed_rib_sync_loop "f${r}" "rs${r}" "$(ars_name "${r}" 1)"
-  done
-  start_bg - "${TEST_TMP}/rib-sync-ms.log" seed_rib_sync_loop ms ms msee
-  start_bg - "${TEST_TMP}/rib-sync-op.log" seed_rib_sync_loop op op onprem
+  for r in "${SEED_REGIONS[@]}"; do _seed_rib_sync_bg "f${r}" "rs${r}" "$(ars_name "${r}" 1)"; done
+  _seed_rib_sync_bg ms ms msee
+  _seed_rib_sync_bg op op onprem
 }
 
 # ------------------------------------------------------------ NVAs
@@ -380,7 +415,7 @@ routes:
 EOF
     ((${SEED_UNDERLAY:-0})) || _seed_tunnel_yaml "${r}" "${i}"
     cat <<EOF
-$(nva_admin_yaml "${name}")
+$(nva_admin_yaml "${name}" "$(nva_metrics_listen "${r}" "${i}")")
 bgp:
   asn: ${NVA_ASN[${r}]}
   router_id: $(nva_addr "${r}" "${i}")
@@ -540,9 +575,9 @@ seed_nva_diag() {
 
 # ------------------------------------------------------------ all of it
 
-# seed_up: builds the topology, starts every peer, NVA, application and the
-# route installers; returns once every NVA's port is up (not waiting for
-# BGP: the caller times convergence).
+# seed_up: builds the topology, starts every peer, NVA, application, the
+# route installers and (when installed) Prometheus; returns once every
+# NVA's port is up (not waiting for BGP: the caller times convergence).
 seed_up() {
   topo_require_daemon
   [[ -x "${FRR_BGPD}" ]] || skip "FRR bgpd not installed"
@@ -561,6 +596,7 @@ seed_up() {
   for r in "${SEED_REGIONS[@]}"; do
     for ((i = 1; i <= SEED_NVAS_PER_REGION; i++)); do seed_start_nva "${r}" "${i}"; done
   done
+  seed_prom_installed && seed_start_prometheus
   for r in "${SEED_REGIONS[@]}"; do
     for ((i = 1; i <= SEED_NVAS_PER_REGION; i++)); do seed_wait_nva "${r}" "${i}"; done
   done
