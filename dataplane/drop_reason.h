@@ -75,6 +75,8 @@ namespace isthmus {
   X(kEspExpired, "esp_sa_expired", "ESP SA hard lifetime reached (RFC 4301 4.4.2.1): rekey needed") \
   X(kEspSeqExhausted, "esp_seq_exhausted",                                          \
     "outbound ESP sequence numbers used up (RFC 4303 3.3.3): rekey needed")           \
+  X(kEspSeqUnreserved, "esp_seq_unreserved",                                        \
+    "outbound ESP sequence number not yet durably reserved: the ESP state file could not be written") \
   X(kEspNoRoom, "esp_no_room", "buffer lacks headroom or tailroom for the ESP encapsulation") \
   X(kEspCryptoError, "esp_crypto_error", "the crypto device failed the ESP operation") \
   X(kEspInnerNotVxlan, "esp_inner_not_vxlan",                                      \

@@ -101,6 +101,12 @@ struct Network {                              // originated statically
   friend bool operator==(const Network&, const Network&) = default;
 };
 
+// What a graceful shutdown (SIGTERM) does to our advertisements before the
+// sessions close: withdraw every route, or keep them tagged with the
+// GRACEFUL_SHUTDOWN community (RFC 8326) so that receivers that honour it
+// prefer other paths while ours still work.
+enum class ShutdownMode : uint8_t { kWithdraw, kGracefulShutdown };
+
 struct BgpConfig {
   bool enabled = false;
   Asn asn = 0;
@@ -110,6 +116,10 @@ struct BgpConfig {
   bool multipath = true;
   uint32_t max_paths = 16;
   uint16_t graceful_restart_time_s = 120;
+  ShutdownMode shutdown_mode = ShutdownMode::kWithdraw;
+  // How long the data plane keeps forwarding after the peers acknowledged
+  // the shutdown UPDATEs, before the Cease; 0: close at once.
+  uint32_t shutdown_drain_ms = 1000;
   std::vector<Network> networks;
   std::vector<Policy> policies;
   std::vector<PeerConfig> peers;

@@ -62,6 +62,9 @@ struct RawAttribute {
 inline constexpr uint32_t kCommunityNoExport = 0xFFFFFF01;
 inline constexpr uint32_t kCommunityNoAdvertise = 0xFFFFFF02;
 inline constexpr uint32_t kCommunityNoExportSubconfed = 0xFFFFFF03;
+// GRACEFUL_SHUTDOWN, 65535:0 (RFC 8326 3): the path is about to go away;
+// receivers lower its LOCAL_PREF so that they move to another path first.
+inline constexpr uint32_t kCommunityGracefulShutdown = 0xFFFF0000;
 
 struct PathAttributes {
   Origin origin = Origin::kIncomplete;

@@ -66,6 +66,10 @@ void Speaker::Stop() {
   running_ = false;
 }
 
+void Speaker::DrainForShutdown() {
+  RunOnLoop([this] { core_->DrainForShutdown(); });
+}
+
 bool Speaker::WaitOutputAcknowledged(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   for (;;) {

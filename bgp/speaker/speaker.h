@@ -43,6 +43,14 @@ class Speaker {
   // established peer, wait (bounded) for the queued bytes to leave, close,
   // stop the thread. Idempotent.
   void Stop();
+  // First step of a graceful shutdown (RFC 8326 spirit), before Stop(): every
+  // route we advertise is withdrawn from every peer, or with
+  // `bgp.shutdown_mode: graceful_shutdown` re-advertised with the
+  // GRACEFUL_SHUTDOWN community 65535:0 (and LOCAL_PREF 0 to iBGP peers).
+  // Sessions stay Established and what peers send still reaches the FIB, so
+  // the data plane keeps forwarding while the peers move away; follow with
+  // WaitOutputAcknowledged(). Irreversible: only Stop() comes after it.
+  void DrainForShutdown();
 
   // Adds, removes and changes peers and policies. Peers whose PeerConfig is
   // unchanged keep their session; policy changes are re-evaluated from

@@ -18,6 +18,8 @@ namespace {
 // plus the incoming UPDATE (azure-route-server.md), so half of it.
 constexpr uint32_t kRouteServerDefaultMaxAdvertised = 2000;
 constexpr uint32_t kPercent = 100;
+// The LOCAL_PREF that RFC 8326 receivers give a GRACEFUL_SHUTDOWN path.
+constexpr uint32_t kGracefulShutdownLocalPref = 0;
 
 // RFC 4271 6.3: a NEXT_HOP that is our own address on this session is
 // semantically incorrect; its routes are ignored and the session stays up.
@@ -103,6 +105,14 @@ LocRibOptions SpeakerCore::LocRibOptionsFor(const BgpConfig& config) {
   LocRibOptions options;
   options.max_paths = config.multipath ? std::max<uint32_t>(config.max_paths, 1) : 1;
   return options;
+}
+
+void SpeakerCore::DrainForShutdown() {
+  if (draining_ || shutting_down_) return;
+  draining_ = true;
+  // Every prefix we advertise is in Loc-RIB (a prefix that left it was
+  // withdrawn then): re-exporting Loc-RIB reaches all of Adj-RIB-Out.
+  if (loc_rib_) ReexportAll();
 }
 
 void SpeakerCore::BeginShutdown() {
@@ -627,6 +637,7 @@ bool SpeakerCore::LocalRouteAllowed(const Ipv4Prefix& prefix, const Peer& target
 }
 
 AttributesPtr SpeakerCore::ExportAttributes(const Peer& target, const Route& route) {
+  if (draining_ && config_.shutdown_mode == ShutdownMode::kWithdraw) return nullptr;
   PolicyContext ctx;
   ctx.direction = PolicyContext::Direction::kExport;
   ctx.peer = &target.config;
@@ -651,7 +662,21 @@ AttributesPtr SpeakerCore::ExportAttributes(const Peer& target, const Route& rou
   }
   const PolicyEngine::Result result = policy_->Apply(target.config.export_policies, route.prefix, route.attrs, ctx);
   if (!result.accepted || result.attrs == nullptr) return nullptr;
-  return interner_.Intern(result.attrs);
+  AttributesPtr exported = interner_.Intern(result.attrs);
+  return draining_ ? GracefulShutdownAttributes(target, exported) : exported;
+}
+
+// RFC 8326 3: GRACEFUL_SHUTDOWN on every path, so that receivers lower its
+// LOCAL_PREF and move to another path while this one still forwards. An
+// iBGP peer uses the LOCAL_PREF we send as it is, so we lower it ourselves,
+// as the receivers would (FRR's "bgp graceful-shutdown" does the same).
+AttributesPtr SpeakerCore::GracefulShutdownAttributes(const Peer& target, const AttributesPtr& attrs) {
+  PathAttributes tagged = *attrs;
+  std::vector<uint32_t>& communities = tagged.communities;   // sorted, unique
+  auto at = std::lower_bound(communities.begin(), communities.end(), kCommunityGracefulShutdown);
+  if (at == communities.end() || *at != kCommunityGracefulShutdown) communities.insert(at, kCommunityGracefulShutdown);
+  if (target.config.remote_as == config_.asn) tagged.local_pref = kGracefulShutdownLocalPref;
+  return interner_.Intern(std::move(tagged));
 }
 
 void SpeakerCore::ExportPrefixes(const std::vector<Ipv4Prefix>& prefixes) {
@@ -746,6 +771,8 @@ absl::Status SpeakerCore::Reconfigure(const BgpConfig& next) {
   }
   ReconcilePeers(policies_changed);
   SyncOrigination();
+  // A drain in progress follows a new shutdown mode at once.
+  if (draining_ && previous.shutdown_mode != next.shutdown_mode) ReexportAll();
   return absl::OkStatus();
 }
 

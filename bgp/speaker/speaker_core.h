@@ -102,6 +102,12 @@ class SpeakerCore {
   // tells when every session has let go of its connection.
   void BeginShutdown();
   bool ShutdownComplete() const;
+  // The drain before BeginShutdown (RFC 8326 spirit): from now on every
+  // export to every peer is a withdraw, or in graceful-shutdown mode the same
+  // route tagged GRACEFUL_SHUTDOWN (65535:0). Applied through Adj-RIB-Out, so
+  // each peer gets only the difference; sessions stay up and routes received
+  // keep reaching the FIB. Final: only BeginShutdown follows.
+  void DrainForShutdown();
   // True when every Established peer has taken all we queued: nothing left
   // in our buffers and nothing unacknowledged in the kernel's.
   bool OutputAcknowledged() const;
@@ -179,6 +185,8 @@ class SpeakerCore {
   bool LocalRouteAllowed(const Ipv4Prefix& prefix, const Peer& target) const;
   // What `route` is advertised with to `target`'s group; null: not at all.
   AttributesPtr ExportAttributes(const Peer& target, const Route& route);
+  // `attrs` as sent while draining in graceful-shutdown mode.
+  AttributesPtr GracefulShutdownAttributes(const Peer& target, const AttributesPtr& attrs);
   void ExportPrefixes(const std::vector<Ipv4Prefix>& prefixes);
   void ExportFullTable(Peer& peer);
   void ReexportAll();
@@ -210,6 +218,7 @@ class SpeakerCore {
   bool restarting_ = false;
   bool forwarding_preserved_ = false;
   bool shutting_down_ = false;
+  bool draining_ = false;   // DrainForShutdown was called
   // Removed peers, kept until their Cease has left.
   std::vector<std::unique_ptr<Peer>> retired_;
 };

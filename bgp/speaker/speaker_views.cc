@@ -3,7 +3,7 @@
 //
 // Summary():
 //   {"asn": 65001, "router_id": "192.0.2.1", "dataplane_ready": true,
-//    "loc_rib_prefixes": 12,
+//    "draining": false (true once a shutdown drain began), "loc_rib_prefixes": 12,
 //    "peers": [{"name", "address", "remote_as", "description", "role"
 //               ("peer"|"route_server"), "group", "state" ("Idle".."Established"),
 //               "uptime_seconds", "prefixes_received", "prefixes_accepted",
@@ -213,6 +213,7 @@ json SpeakerCore::Summary() const {
   return {{"asn", config_.asn},
           {"router_id", ToString(config_.router_id)},
           {"dataplane_ready", dataplane_ready_},
+          {"draining", draining_},
           {"loc_rib_prefixes", loc_rib_ ? loc_rib_->size() : 0},
           {"peers", peers}};
 }

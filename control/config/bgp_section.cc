@@ -38,6 +38,9 @@ constexpr uint64_t kMaxTwoOctetAsn = 65535;
 constexpr uint32_t kMaxTcpPort = 65535;
 constexpr uint32_t kMaxEcmpPaths = 16;             // FIB ECMP group width
 constexpr uint32_t kMaxGracefulRestartTime = 4095;  // 12-bit field, RFC 4724 3
+// The drain runs inside systemd's TimeoutStopSec=20 with up to 2 s for the
+// peers' acknowledgement and 2 s for the Cease: 10 s leaves room for both.
+constexpr uint32_t kMaxShutdownDrainMs = 10000;
 constexpr uint32_t kMaxPrefixLen = 32;
 constexpr size_t kMaxPrefixLenDigits = 2;
 constexpr uint32_t kMaxAsPathLengthMatch = 1024;
@@ -89,6 +92,10 @@ constexpr absl::string_view kMaxPrefixActionNames[] = {"warn", "stop",
 constexpr MaxPrefixAction kMaxPrefixActions[] = {
     MaxPrefixAction::kWarn, MaxPrefixAction::kStopAccepting,
     MaxPrefixAction::kRestart};
+constexpr absl::string_view kShutdownModeNames[] = {"withdraw",
+                                                    "graceful_shutdown"};
+constexpr bgp::ShutdownMode kShutdownModes[] = {
+    bgp::ShutdownMode::kWithdraw, bgp::ShutdownMode::kGracefulShutdown};
 // Well-known communities, RFC 1997.
 constexpr absl::string_view kCommunityNames[] = {"no-export", "no-advertise",
                                                  "no-export-subconfed"};
@@ -169,6 +176,10 @@ class BgpSectionParser {
         UintField("max_paths", {1, kMaxEcmpPaths}, &bgp_.max_paths),
         UintField("graceful_restart_time", {1, kMaxGracefulRestartTime},
                   &bgp_.graceful_restart_time_s),
+        ChoiceField("shutdown_mode", kShutdownModeNames, kShutdownModes,
+                    &bgp_.shutdown_mode),
+        UintField("shutdown_drain_ms", {0, kMaxShutdownDrainMs},
+                  &bgp_.shutdown_drain_ms),
         {"networks", nullptr},
         {"policies", nullptr},
         {"peers", nullptr},

@@ -1,15 +1,18 @@
 // isthmusd's side of the BGP speaker: starting it once the data plane is
 // ready, feeding its best paths into the route table (and so the FIB and the
-// kernel mirror), reconfiguring it on reload, and its admin views.
+// kernel mirror), reconfiguring it on reload, draining it on SIGTERM, and its
+// admin views.
 
 #include <sys/eventfd.h>
 #include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "control/daemon/daemon.h"
 #include "control/log_format.h"
 #include "spdlog/spdlog.h"
@@ -19,6 +22,8 @@ namespace {
 // Best paths applied per control-thread round: the admin API, netlink and
 // the watchdog wait while a slice is applied (some 30 ms for this many).
 constexpr size_t kBgpRoutesPerSlice = 1 << 16;
+// How long the shutdown drain waits for the peers' acknowledgement.
+constexpr absl::Duration kShutdownAckTimeout = absl::Seconds(2);
 }  // namespace
 
 absl::Status Daemon::StartBgp() {
@@ -49,6 +54,25 @@ absl::Status Daemon::StartBgp() {
   spdlog::info("bgp: AS {} router-id {}, {} peer(s)", config_.bgp.asn, ToString(config_.bgp.router_id),
                config_.bgp.peers.size());
   return absl::OkStatus();
+}
+
+// The VIPs are among the routes drained: the health checker keeps running,
+// but nothing it announces now leaves the speaker (or only tagged).
+std::chrono::milliseconds Daemon::DrainBgpForShutdown() {
+  if (bgp_ == nullptr) return std::chrono::milliseconds(0);
+  bgp_->DrainForShutdown();
+  spdlog::info("bgp: shutdown: {} every route to every peer",
+               config_.bgp.shutdown_mode == bgp::ShutdownMode::kWithdraw
+                   ? "withdrawing"
+                   : "re-advertising with GRACEFUL_SHUTDOWN (65535:0)");
+  if (!bgp_->WaitOutputAcknowledged(kShutdownAckTimeout)) {
+    spdlog::warn("bgp: shutdown: the peers did not acknowledge the UPDATEs within 2 s");
+  }
+  const std::chrono::milliseconds drain(config_.bgp.shutdown_drain_ms);
+  if (drain.count() > 0) {
+    spdlog::info("bgp: shutdown: forwarding for {} ms more while the peers move away", drain.count());
+  }
+  return drain;
 }
 
 void Daemon::StopBgp() {

@@ -17,8 +17,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -102,6 +104,7 @@ Daemon::~Daemon() {
   // SAs hold crypto sessions from the ESP context: they go first.
   tunnel_states_.clear();
   retired_esp_sas_.clear();
+  esp_seq_.reset();  // after the leases (tunnel_states_); releases the state file's lock
   esp_context_.reset();
   for (rte_ring* r : esp_rings_) rte_ring_free(r);
   esp_rings_.clear();
@@ -664,19 +667,37 @@ absl::Status Daemon::Run() {
                config_.dataplane.workers, fib_->routes());
 
   bool stop = false;
+  // Set by SIGTERM/SIGINT: until then the loop goes on as usual (workers
+  // forward, peers' UPDATEs reach the FIB, neighbours resolve) while the
+  // peers move their traffic away from us.
+  std::optional<std::chrono::steady_clock::time_point> drain_until;
   while (!stop) {
     epoll_event events[8];
-    const int n = epoll_wait(efd, events, 8, static_cast<int>(kTick.count()));
+    auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(kTick);
+    if (drain_until.has_value()) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(*drain_until - std::chrono::steady_clock::now());
+      timeout = std::clamp(left, std::chrono::milliseconds(0), timeout);
+    }
+    const int n = epoll_wait(efd, events, 8, static_cast<int>(timeout.count()));
     for (int i = 0; i < n; ++i) {
       const int fd = events[i].data.fd;
       if (fd == sfd) {
         signalfd_siginfo info;
         while (read(sfd, &info, sizeof(info)) == sizeof(info)) {
+          const char* name = strsignal(static_cast<int>(info.ssi_signo));
           if (info.ssi_signo == SIGHUP) {
-            (void)Reload("SIGHUP");
-          } else {
-            spdlog::info("signal {}: shutting down", strsignal(static_cast<int>(info.ssi_signo)));
+            if (drain_until.has_value()) {
+              spdlog::info("signal {}: reload ignored while shutting down", name);
+            } else {
+              (void)Reload("SIGHUP");
+            }
+          } else if (drain_until.has_value()) {
+            spdlog::info("signal {}: drain cut short", name);
             stop = true;
+          } else {
+            spdlog::info("signal {}: shutting down", name);
+            sd_notify(0, "STOPPING=1");
+            drain_until = std::chrono::steady_clock::now() + DrainBgpForShutdown();
           }
         }
       } else if (fd == tfd) {
@@ -701,17 +722,17 @@ absl::Status Daemon::Run() {
     }
     ServiceNeighborRequests();
     tunnels_->Reclaim();
+    ExtendEspSeqReservations();
     DrainEspSas();
     ReclaimEspSas();
     if (watchdog && std::chrono::steady_clock::now() - last_watchdog > std::chrono::microseconds(watchdog_usec / 3)) {
       sd_notify(0, "WATCHDOG=1");
       last_watchdog = std::chrono::steady_clock::now();
     }
+    if (drain_until.has_value() && std::chrono::steady_clock::now() >= *drain_until) stop = true;
   }
-  sd_notify(0, "STOPPING=1");
   metrics_.reset();   // no scrape may reach the speaker while it stops
-  // Withdraw the VIPs and wait until the peers have it, then stop.
-  WithdrawServicesForShutdown();
+  // Drained: now the Cease, then the data plane stops.
   if (prober_ != nullptr) prober_->Stop();
   StopBgp();
   kernel_mirror_.reset();   // nothing may write routes while they are removed

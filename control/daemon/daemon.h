@@ -27,6 +27,7 @@
 #include "dataplane/fib/fib.h"
 #include "dataplane/ipsec/esp_context.h"
 #include "dataplane/ipsec/esp_sa.h"
+#include "dataplane/ipsec/esp_seq_reservations.h"
 #include "dataplane/nat/flow_table.h"
 #include "dataplane/nat/snat_port_allocator.h"
 #include "dataplane/neighbor/neighbor_table.h"
@@ -66,6 +67,10 @@ struct EspSaState {
   bool draining = false;
   uint64_t drain_packets = 0;                        // stats().packets when last seen moving
   std::chrono::steady_clock::time_point drain_since;  // when it last moved
+  // Outbound: the SA's claim on its key's durable sequence numbers
+  // (ExtendEspSeqReservations raises the SA's limit ahead of use).
+  std::unique_ptr<EspSeqLease> seq_lease;
+  bool seq_extend_failing = false;  // logged once per failure streak
 };
 
 // A configured tunnel as the control thread knows it (tunnels.cc).
@@ -130,7 +135,13 @@ class Daemon {
   TunnelEntry MakeTunnelEntry(const TunnelState& t) const;
   absl::Status ApplyTunnelEndpoints();
   // ESP (tunnels.cc): SAs built from config, replaced on rekey.
-  absl::StatusOr<std::unique_ptr<EspSa>> CreateEspSa(const TunnelState& t, const IpsecSaConfig& sa, bool outbound);
+  // Outbound SAs also get their lease on durable sequence numbers in `lease`.
+  absl::StatusOr<std::unique_ptr<EspSa>> CreateEspSa(const TunnelState& t, const IpsecSaConfig& sa, bool outbound,
+                                                     std::unique_ptr<EspSeqLease>* lease);
+  absl::Status OpenEspSeqReservations();
+  // Control tick: reserves (durably) the next block of every outbound SA
+  // that has used more than half of its reservation, then lets it use it.
+  void ExtendEspSeqReservations();
   absl::Status BuildEspSas(TunnelState& t, const IpsecConfig& next, std::vector<std::string>* changes);
   void RetireEspSa(std::unique_ptr<EspSa> sa);
   void ReclaimEspSas();
@@ -153,7 +164,6 @@ class Daemon {
   absl::Status CheckServicesReloadable(const Config& next) const;
   absl::Status ReloadServices(const Config& next, std::vector<std::string>* changes);
   absl::StatusOr<nlohmann::json> DrainService(const std::string& name, bool drain);
-  void WithdrawServicesForShutdown();
   nlohmann::json ShowServices() const;
   nlohmann::json ShowFlows() const;
   void SnapshotServices(DataplaneSnapshot* snap) const;
@@ -175,6 +185,10 @@ class Daemon {
   // back through a queue drained on the control thread.
   absl::Status StartBgp();
   void StopBgp();
+  // SIGTERM's first step: withdraws (or GRACEFUL_SHUTDOWN-tags) everything we
+  // advertise, waits for the peers' acknowledgement and returns how long to
+  // keep forwarding before StopBgp (bgp.shutdown_drain_ms).
+  std::chrono::milliseconds DrainBgpForShutdown();
   void DrainBgpRoutes();
   absl::StatusOr<nlohmann::json> ShowBgp(const std::vector<std::string>& args);
 
@@ -199,6 +213,8 @@ class Daemon {
   std::unique_ptr<RouteTable> routes_;
   std::unique_ptr<TunnelTable> tunnels_;
   TunnelKernelSinks kernel_sinks_;   // see tunnel_kernel_sinks.h
+  // Declared before the tunnels: their SAs' leases point into it.
+  std::unique_ptr<EspSeqReservations> esp_seq_;  // set when an ipsec tunnel exists
   std::vector<TunnelState> tunnel_states_;
   std::unique_ptr<EspContext> esp_context_;      // set when an ipsec tunnel exists
   std::vector<rte_ring*> esp_rings_;             // per worker, with ipsec tunnels and 2+ workers

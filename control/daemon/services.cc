@@ -482,16 +482,6 @@ absl::StatusOr<nlohmann::json> Daemon::DrainService(const std::string& name, boo
                         {"acknowledged", acknowledged}};
 }
 
-void Daemon::WithdrawServicesForShutdown() {
-  if (announced_vips_.empty() || bgp_ == nullptr) return;
-  for (const auto& [vip, a] : announced_vips_) bgp_->Withdraw(a.prefix);
-  spdlog::info("services: {} VIP(s) withdrawn before stopping", announced_vips_.size());
-  announced_vips_.clear();
-  if (!bgp_->WaitOutputAcknowledged(kWithdrawAckTimeout)) {
-    spdlog::warn("services: the peers did not acknowledge the withdraw within 2 s");
-  }
-}
-
 nlohmann::json Daemon::ShowServices() const {
   const std::vector<health::TargetStatus> probes =
       prober_ != nullptr ? prober_->Snapshot() : std::vector<health::TargetStatus>{};

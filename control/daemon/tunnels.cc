@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -53,6 +54,18 @@ constexpr auto kEspDrainIdle = std::chrono::seconds(2);
 constexpr uint64_t kSoftLifetimePercent = 90;
 constexpr uint64_t kPercent = 100;
 constexpr unsigned kEspRingSize = 4096;
+// Durable outbound sequence numbers live in the state directory systemd
+// gives us (StateDirectory=isthmus sets STATE_DIRECTORY), else here. Not
+// /run: it is emptied by a reboot, and a key whose counter restarts at 1
+// after a reboot reuses GCM nonces just as after a daemon restart.
+constexpr char kDefaultStateDirectory[] = "/var/lib/isthmus";
+
+std::string EspStateDirectory() {
+  const char* env = std::getenv("STATE_DIRECTORY");
+  if (env == nullptr || *env == '\0') return kDefaultStateDirectory;
+  const std::string dirs = env;  // systemd lists several as a:b
+  return dirs.substr(0, dirs.find(':'));
+}
 
 uint64_t SoftLimit(uint64_t hard) { return hard / kPercent * kSoftLifetimePercent; }
 
@@ -165,7 +178,7 @@ TunnelEntry Daemon::MakeTunnelEntry(const TunnelState& t) const {
 }
 
 absl::StatusOr<std::unique_ptr<EspSa>> Daemon::CreateEspSa(const TunnelState& t, const IpsecSaConfig& sa,
-                                                          bool outbound) {
+                                                          bool outbound, std::unique_ptr<EspSeqLease>* lease) {
   const IpsecConfig& c = *t.config.ipsec;
   EspSaParams params;
   params.spi = sa.spi;
@@ -181,9 +194,61 @@ absl::StatusOr<std::unique_ptr<EspSa>> Daemon::CreateEspSa(const TunnelState& t,
   params.dont_fragment = t.config.df != TunnelDf::kClear;
   params.hard = {c.lifetime_packets, c.lifetime_bytes, c.lifetime_seconds};
   params.soft = {SoftLimit(c.lifetime_packets), SoftLimit(c.lifetime_bytes), SoftLimit(c.lifetime_seconds)};
-  auto created = outbound ? EspSa::CreateOutbound(*esp_context_, params) : EspSa::CreateInbound(*esp_context_, params);
+  // `params.key` wipes itself on every return path (EspKey's destructor).
+  if (!outbound) return EspSa::CreateInbound(*esp_context_, params);
+  // Outbound: continue above every number this key may have used before
+  // (a previous run, or another SPI), never from 1 (RFC 4106 3.1).
+  absl::StatusOr<EspKeyFingerprint> fp = FingerprintEspKey(params.cipher, params.key);
+  if (!fp.ok()) return fp.status();
+  auto claimed = esp_seq_->Begin(t.config.name, sa.spi, *fp, EspSa::MaxSeq(params.esn));
+  if (!claimed.ok()) return claimed.status();
+  params.first_seq = (*claimed)->first_seq();
+  auto created = EspSa::CreateOutbound(*esp_context_, params);
   params.key.Wipe();
+  if (!created.ok()) return created;
+  (*created)->SetSeqLimit((*claimed)->limit());
+  if (params.first_seq != 1) {
+    spdlog::info("tunnel {}: outbound SA {} resumes at sequence number {} ({})", t.config.name, SpiText(sa.spi),
+                 params.first_seq, esp_seq_->Describe());
+  }
+  *lease = std::move(*claimed);
   return created;
+}
+
+absl::Status Daemon::OpenEspSeqReservations() {
+  const std::string dir = EspStateDirectory();
+  auto storage = EspSeqFileStorage::Open(dir);
+  if (!storage.ok()) return storage.status();
+  auto reservations = EspSeqReservations::Open(std::move(*storage));
+  if (!reservations.ok()) return reservations.status();
+  esp_seq_ = std::move(*reservations);
+  spdlog::info("ipsec: outbound sequence numbers reserved in {}", esp_seq_->Describe());
+  return absl::OkStatus();
+}
+
+void Daemon::ExtendEspSeqReservations() {
+  // Only the control thread changes tunnel_states_ and the leases, so no
+  // lock: esp_mu_ would hold the metrics thread through an fsync.
+  for (TunnelState& t : tunnel_states_) {
+    EspSaState& out = t.esp_outbound;
+    if (out.sa == nullptr || out.seq_lease == nullptr) continue;
+    absl::StatusOr<uint64_t> limit = out.seq_lease->Extend(out.sa->stats().highest_seq);
+    if (!limit.ok()) {
+      if (!out.seq_extend_failing) {
+        spdlog::error("tunnel {}: outbound SA {}: cannot reserve more sequence numbers ({}); it stops at {} "
+                      "(esp_seq_unreserved) until the state file can be written",
+                      t.config.name, SpiText(out.config.spi), limit.status().message(), out.seq_lease->limit());
+      }
+      out.seq_extend_failing = true;
+      continue;
+    }
+    if (out.seq_extend_failing) {
+      spdlog::info("tunnel {}: outbound SA {}: sequence numbers reserved again up to {}", t.config.name,
+                   SpiText(out.config.spi), *limit);
+    }
+    out.seq_extend_failing = false;
+    if (*limit != out.sa->seq_limit()) out.sa->SetSeqLimit(*limit);  // on disk by now
+  }
 }
 
 // Builds the SAs `next` lists into `t`, keeping every SA whose SPI and key
@@ -192,11 +257,15 @@ absl::StatusOr<std::unique_ptr<EspSa>> Daemon::CreateEspSa(const TunnelState& t,
 // The SAs no longer listed are returned to the caller through `t`'s
 // previous vectors being swapped: see ReloadTunnels.
 absl::Status Daemon::BuildEspSas(TunnelState& t, const IpsecConfig& next, std::vector<std::string>* changes) {
-  auto reuse = [](std::vector<EspSaState>& pool, const IpsecSaConfig& want) -> std::unique_ptr<EspSa> {
+  // Moves a listed SA (and an outbound SA's sequence lease) into `into`.
+  auto reuse = [](std::vector<EspSaState>& pool, EspSaState& into) {
     for (EspSaState& s : pool) {
-      if (s.sa != nullptr && s.config == want) return std::move(s.sa);
+      if (s.sa != nullptr && s.config == into.config) {
+        into.sa = std::move(s.sa);
+        into.seq_lease = std::move(s.seq_lease);
+        return;
+      }
     }
-    return nullptr;
   };
   // Everything the tunnel holds now is a candidate for reuse.
   std::vector<EspSaState> old_out;
@@ -207,10 +276,11 @@ absl::Status Daemon::BuildEspSas(TunnelState& t, const IpsecConfig& next, std::v
     old_in = std::move(t.esp_inbound);
     t.esp_inbound.clear();
   }
-  EspSaState out{next.outbound, reuse(old_out, next.outbound)};
+  EspSaState out{next.outbound};
+  reuse(old_out, out);
   absl::Status status;
   if (out.sa == nullptr) {
-    auto sa = CreateEspSa(t, next.outbound, /*outbound=*/true);
+    auto sa = CreateEspSa(t, next.outbound, /*outbound=*/true, &out.seq_lease);
     if (sa.ok()) {
       out.sa = std::move(*sa);
       if (changes) changes->push_back(absl::StrCat("tunnel ", t.config.name, ": outbound SA ", SpiText(next.outbound.spi)));
@@ -222,9 +292,10 @@ absl::Status Daemon::BuildEspSas(TunnelState& t, const IpsecConfig& next, std::v
   std::vector<EspSaState> in;
   for (const IpsecSaConfig& want : next.inbound) {
     if (!status.ok()) break;
-    EspSaState st{want, reuse(old_in, want)};
+    EspSaState st{want};
+    reuse(old_in, st);
     if (st.sa == nullptr) {
-      auto sa = CreateEspSa(t, want, /*outbound=*/false);
+      auto sa = CreateEspSa(t, want, /*outbound=*/false, nullptr);
       if (!sa.ok()) {
         status = absl::Status(sa.status().code(),
                               absl::StrCat("inbound SPI ", SpiText(want.spi), ": ", sa.status().message()));
@@ -244,7 +315,10 @@ absl::Status Daemon::BuildEspSas(TunnelState& t, const IpsecConfig& next, std::v
       }
     }
     for (EspSaState& o : old_out) {
-      if (o.sa == nullptr && o.config == out.config) o.sa = std::move(out.sa);
+      if (o.sa == nullptr && o.config == out.config) {
+        o.sa = std::move(out.sa);
+        o.seq_lease = std::move(out.seq_lease);
+      }
     }
     if (!old_out.empty()) t.esp_outbound = std::move(old_out.front());
     t.esp_inbound = std::move(old_in);
@@ -400,6 +474,11 @@ absl::Status Daemon::CreateTunnels() {
         auto ctx = EspContext::Create(static_cast<int>(rte_socket_id()));
         if (!ctx.ok()) return absl::Status(ctx.status().code(), absl::StrCat("ipsec: ", ctx.status().message()));
         esp_context_ = std::move(*ctx);
+      }
+      if (!esp_seq_) {
+        if (absl::Status st = OpenEspSeqReservations(); !st.ok()) {
+          return absl::Status(st.code(), absl::StrCat("ipsec: ", st.message()));
+        }
       }
       ports.esp = true;
     } else if (!ports.IsVxlan(tc.dst_port)) {
@@ -579,6 +658,7 @@ nlohmann::json Daemon::ShowEsp(const TunnelState& t) const {
     if (st.sa == nullptr) return j;
     const EspSaStats s = st.sa->stats();
     j["sequence"] = s.highest_seq;
+    if (st.seq_lease != nullptr) j["sequence_reserved"] = st.seq_lease->limit();
     j["packets"] = s.packets;
     j["bytes"] = s.bytes;
     j["lifetime"] = lifetime(s);

@@ -36,8 +36,6 @@ constexpr uint16_t kAadLenEsn = 12;
 // may alias the oldest bucket with the newest; it gets twice our window
 // and our ReplayWindow (exactly W, RFC 4303) decides first.
 constexpr uint32_t kRteWindowFactor = 2;
-constexpr uint64_t kMaxSeq32 = UINT32_MAX;
-constexpr uint64_t kMaxSeq64 = UINT64_MAX;
 
 // Outer header template copied by rte_ipsec in front of every packet; it
 // fills total length and IP id, we fill the checksums afterwards. UDP
@@ -82,6 +80,15 @@ absl::Status ValidateParams(const EspSaParams& p, EspSa::Direction dir) {
   if (p.local_ip == 0 || p.remote_ip == 0) {
     return absl::InvalidArgumentError(
         absl::StrFormat("SPI 0x%08x: local and remote tunnel addresses are required", p.spi));
+  }
+  if (dir == EspSa::Direction::kOutbound) {
+    const uint64_t max_seq = EspSa::MaxSeq(p.esn);
+    if (p.first_seq == 0 || p.first_seq > max_seq) {
+      return absl::OutOfRangeError(absl::StrFormat(
+          "SPI 0x%08x: first sequence number %u is outside 1..%u (RFC 4303 3.3.3): the key's sequence space is "
+          "used up, configure a new key file",
+          p.spi, p.first_seq, max_seq));
+    }
   }
   if (dir == EspSa::Direction::kInbound) {
     if (absl::Status st = ReplayWindow::ValidateSize(p.replay_window); !st.ok()) {
@@ -135,6 +142,10 @@ EspSa::EspSa(Direction direction, const EspSaParams& params)
   if (direction == Direction::kInbound) {
     window_ = std::make_unique<ReplayWindow>(params.replay_window,
                                              params.esn ? params.replay_window * kRteWindowFactor : 0);
+  }
+  if (direction == Direction::kOutbound) {
+    next_seq_ = params.first_seq;
+    highest_seq_.v.store(params.first_seq - 1, std::memory_order_relaxed);
   }
   const uint64_t now = rte_rdtsc();
   soft_deadline_tsc_ = SecondsToTsc(now, soft_.seconds);
@@ -201,6 +212,10 @@ absl::Status EspSa::InitSession(EspContext& ctx, const EspSaParams& params) {
   ix.tunnel.ipv4.src_ip.s_addr = rte_cpu_to_be_32(outbound ? params.local_ip : params.remote_ip);
   ix.tunnel.ipv4.dst_ip.s_addr = rte_cpu_to_be_32(outbound ? params.remote_ip : params.local_ip);
   ix.replay_win_sz = outbound ? 0 : params.replay_window * kRteWindowFactor;
+  // rte_ipsec (since DPDK 21.11) starts an outbound SA's counter at
+  // esn.value, or at 1 when that is 0 or 1 (lib/ipsec/sa.c esp_outb_init).
+  // Inbound it would preset the window's top: keep that at 0.
+  if (outbound) ix.esn.value = params.first_seq;
   prm.crypto_xform = &xform;
   const OuterTemplate tmpl = BuildTemplate(params);
   prm.tun.hdr = &tmpl;
@@ -324,7 +339,8 @@ uint16_t EspSa::OutboundChunk(rte_mbuf** pkts, uint16_t n, EspVerdict* verdicts)
   uint32_t life[kChunk];
   uint32_t inner_len[kChunk];
   uint16_t index[kChunk];
-  const uint64_t max_seq = esn_ ? kMaxSeq64 : kMaxSeq32;
+  const uint64_t max_seq = MaxSeq(esn_);
+  const uint64_t reserved = seq_limit();
   uint16_t k = 0;
   uint64_t pending_bytes = 0;
   for (uint16_t i = 0; i < n; ++i) {
@@ -338,6 +354,12 @@ uint16_t EspSa::OutboundChunk(rte_mbuf** pkts, uint16_t n, EspVerdict* verdicts)
       // RFC 4303 §3.3.3: the counter must not cycle; the SA is finished.
       verdicts[i] = EspVerdict::kSeqExhausted;
       hard_expired_.store(true, std::memory_order_relaxed);
+    } else if (next_seq_ + k > reserved) {
+      // Not durably reserved yet: sending it could reuse a (sequence, IV)
+      // pair with this key after a crash (RFC 4106 3.1). The control thread
+      // extends the reservation well before this point; only a failing
+      // state file gets here.
+      verdicts[i] = EspVerdict::kSeqUnreserved;
     } else {
       m->l2_len = 0;  // rte_ipsec prepends the outer header at l2_len
       m->ol_flags &= ~RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED;

@@ -67,6 +67,12 @@ class EspSa {
   uint16_t Process(rte_mbuf** pkts, uint16_t n, EspVerdict* verdicts, uint64_t now_tsc);
   uint16_t Process(rte_mbuf** pkts, uint16_t n, EspVerdict* verdicts);
 
+  // The last outbound sequence number an SA sends. rte_ipsec keeps the
+  // next number in a counter masked to 32 (or 64) bits and refuses a burst
+  // once that counter would pass the mask, so the mask itself (2^32-1) is
+  // never sent; RFC 4303 3.3.3 only requires that the counter not cycle.
+  static constexpr uint64_t MaxSeq(bool esn) { return (esn ? UINT64_MAX : UINT32_MAX) - 1; }
+
   uint32_t spi() const { return spi_; }
   Direction direction() const { return direction_; }
   uint32_t remote_ip() const { return remote_ip_; }
@@ -76,6 +82,14 @@ class EspSa {
   // Soft limit reached: the control side should install a successor SA.
   bool SoftExpired() const { return soft_expired_.load(std::memory_order_relaxed); }
   EspSaStats stats() const;
+
+  // Outbound: the highest sequence number the worker may use. Packets that
+  // would need a higher one are dropped as kSeqUnreserved. The control
+  // thread raises it only after the new bound is durably recorded
+  // (EspSeqReservations), so a crash never leads to a number being reused.
+  // Default: no bound. Release store; the worker loads it with acquire.
+  void SetSeqLimit(uint64_t limit) { seq_limit_.store(limit, std::memory_order_release); }
+  uint64_t seq_limit() const { return seq_limit_.load(std::memory_order_acquire); }
 
   // Bytes the outbound encapsulation adds in front of / behind the inner
   // packet at most (for MTU decisions): outer IPv4 [+ UDP] + ESP + IV, and
@@ -132,6 +146,7 @@ class EspSa {
 
   // Worker-owned state.
   uint64_t next_seq_ = 1;  // outbound: mirrors rte_ipsec's counter (RFC 4303 §3.3.3)
+  std::atomic<uint64_t> seq_limit_{UINT64_MAX};  // outbound: written by the control thread
   std::unique_ptr<ReplayWindow> window_;  // inbound only
 
   std::atomic<bool> soft_expired_{false};

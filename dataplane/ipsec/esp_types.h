@@ -67,6 +67,11 @@ struct EspSaParams {
   bool dont_fragment = true;  // DF on the outer header (RFC 4301 §8.1)
   EspLifetime soft;           // crossing it raises SoftExpired(): time to rekey
   EspLifetime hard;           // crossing it stops the SA: verdict kExpired
+  // Outbound: the first sequence number to send (RFC 4303 3.3.3 starts at
+  // 1). A restarted daemon passes one above what it durably reserved
+  // before (EspSeqReservations) so a key never numbers two packets alike:
+  // the GCM IV is the sequence number (RFC 4106 3.1).
+  uint64_t first_seq = 1;
 };
 
 // What happened to one packet. Every value but kOk is a drop with its own
@@ -90,6 +95,8 @@ struct EspSaParams {
   X(kExpired, "esp_sa_expired", "SA hard lifetime reached (RFC 4301 4.4.2.1): rekey needed") \
   X(kSeqExhausted, "esp_seq_exhausted",                                               \
     "outbound sequence number space used up (RFC 4303 3.3.3): rekey needed")          \
+  X(kSeqUnreserved, "esp_seq_unreserved",                                             \
+    "outbound sequence number beyond the durably reserved range: the state file could not be written") \
   X(kNoRoom, "esp_no_room", "mbuf lacks headroom or tailroom for the ESP encapsulation") \
   X(kCryptoError, "esp_crypto_error", "the crypto device failed the operation")
 

@@ -51,6 +51,7 @@ constexpr DropReason EspDropReason(EspVerdict v) {
     case EspVerdict::kFragment: return DropReason::kTunnelOuterFragment;
     case EspVerdict::kExpired: return DropReason::kEspExpired;
     case EspVerdict::kSeqExhausted: return DropReason::kEspSeqExhausted;
+    case EspVerdict::kSeqUnreserved: return DropReason::kEspSeqUnreserved;
     case EspVerdict::kNoRoom: return DropReason::kEspNoRoom;
     case EspVerdict::kCryptoError: return DropReason::kEspCryptoError;
     case EspVerdict::kOk:

@@ -28,7 +28,8 @@
 #   5. `isthmusctl service drain web` withdraws web (web-snat stays);
 #   6. metrics: service state, backend health, flows, SNAT ports; both
 #      workers received packets;
-#   7. SIGTERM: the VIP still announced is withdrawn before the Cease.
+#   7. SIGTERM: the VIP still announced is withdrawn, and the Cease follows
+#      only after bgp.shutdown_drain_ms of forwarding.
 # shellcheck disable=SC2317  # predicates are called through wait_until
 set -uo pipefail
 # shellcheck source=tests/lib/topo.sh
@@ -45,6 +46,9 @@ readonly NVA_AS=65010 ONPREM_AS=65100
 readonly PROBE_INTERVAL_MS=200 PROBE_FALL=3
 readonly WITHDRAW_BOUND_MS=$((PROBE_FALL * PROBE_INTERVAL_MS + 100))
 readonly NEW_CONNECTIONS=24
+# Forwarding after the shutdown withdraw, before the Cease (not the default
+# 1000 ms, so that the key is seen to be read).
+readonly SHUTDOWN_DRAIN_MS=600
 declare -A BE_PID=()
 
 build() {
@@ -85,6 +89,7 @@ admin:
 bgp:
   asn: ${NVA_AS}
   router_id: ${WEST}
+  shutdown_drain_ms: ${SHUTDOWN_DRAIN_MS}
   policies:
     - name: vips-only
       terms:
@@ -278,7 +283,7 @@ check_workers() {
 # SIGTERM: the VIP still announced (web-snat) is withdrawn, and that UPDATE
 # reaches the peer before the session's Cease.
 check_sigterm_withdraws_first() {
-  local pcap="${TEST_TMP}/sigterm.pcap" cap withdraw cease
+  local pcap="${TEST_TMP}/sigterm.pcap" cap withdraw cease drained_ms
   start_bg cl "${TEST_TMP}/tshark-term.log" tshark -i cl0 -f "tcp port 179" -w "${pcap}"
   cap=${BG_PID}
   wait_until 10 grep -q "Capturing on" "${TEST_TMP}/tshark-term.log" || fail "tshark did not start"
@@ -291,6 +296,9 @@ check_sigterm_withdraws_first() {
   [[ -n "${withdraw}" ]] || fail "no withdraw UPDATE on SIGTERM"
   [[ -n "${cease}" ]] || fail "no NOTIFICATION (Cease) on SIGTERM"
   assert_lt "${withdraw}" "${cease}" "frame of the withdraw UPDATE before the Cease's frame"
+  drained_ms="$(tshark -r "${pcap}" -Y "frame.number == ${withdraw} || frame.number == ${cease}" \
+    -T fields -e frame.time_relative 2>/dev/null | awk 'NR == 1 { a = $1 } NR == 2 { printf "%d", ($1 - a) * 1000 }')"
+  assert_ge "${drained_ms}" "${SHUTDOWN_DRAIN_MS}" "ms from the withdraw to the Cease (bgp.shutdown_drain_ms)"
 }
 
 check_metrics() {

@@ -38,6 +38,10 @@
 #   5. with the underlay link down the session leaves Established on hold
 #      timer expiry, the learned routes leave the FIB; with the link back,
 #      session, routes and traffic return on the new SAs.
+#   6. "a" killed (SIGKILL) and started again: its outbound SA resumes above
+#      every sequence number it reserved before (esp-sequence.state in its
+#      STATE_DIRECTORY), so b accepts its packets at once (no esp_replayed)
+#      and no sequence number, which is the GCM IV, repeats under the key.
 #
 # IT_DRIVER (af_xdp, af_packet, pmd) picks the port driver of both appliances.
 # shellcheck disable=SC2317  # predicates are called through wait_until
@@ -87,7 +91,7 @@ readonly UNEXPECTED_DROPS=(runt bad_version bad_ihl bad_total_length bad_checksu
   from_kernel_unroutable tunnel_wrong_source tunnel_outer_fragment tunnel_inner_not_ipv4 tunnel_nested
   tunnel_recursion tunnel_no_underlay_route tunnel_down tunnel_host_not_ipv4 tunnel_no_headroom
   esp_replayed esp_outside_window esp_auth_failed esp_wrong_spi esp_wrong_source esp_wrong_destination
-  esp_malformed esp_sa_expired esp_seq_exhausted esp_no_room esp_crypto_error esp_handoff_full bug)
+  esp_malformed esp_sa_expired esp_seq_exhausted esp_seq_unreserved esp_no_room esp_crypto_error esp_handoff_full bug)
 
 KEYS="${TEST_TMP}/keys"
 declare -A KEY_HEX=() SALT_HEX=()
@@ -571,6 +575,34 @@ check_break_and_restore() {
     "a: still on the new SAs"
 }
 
+# esp_drops NAME REASON: NAME's global drop count for REASON.
+esp_drops() {
+  nva_ctl "$1" show drops --json | jq -r --arg r "$2" '[.drops[] | select(.reason == $r) | .packets] | add // 0'
+}
+
+check_restart_resumes_sequence() {
+  local before replayed_b resumed start out
+  before="$(tunnel_q a '.ipsec.outbound.sequence')"
+  replayed_b="$(esp_drops b esp_replayed)"
+  info "killing a (SIGKILL) with its outbound SA at sequence ${before}, then starting it again"
+  stop_bg "$(nva_pid a)" KILL 5 || true   # exits on the signal
+  start=${SECONDS}
+  nva_start a a-lan a-wan
+  nva_wait_ready a lan wan
+  resumed="$(sed -n 's/.*outbound SA 0x[0-9a-f]* resumes at sequence number \([0-9]*\).*/\1/p' "$(nva_log a)" | tail -1)"
+  [[ -n "${resumed}" ]] || die "a: no 'resumes at sequence number' in its log after the restart"
+  assert_ge "${resumed}" "$((before + 1))" "a: outbound SA resumes above the last number sent before the kill"
+  assert_ge "$(tunnel_q a '.ipsec.outbound.sequence_reserved')" "${resumed}" "a: show tunnels: sequence_reserved"
+  wait_until "${BGP_UP_TIMEOUT_S}" established a || die "a: session not Established after the restart"
+  wait_until 5 established b || die "b: session not Established after a's restart"
+  wait_until "${ROUTE_TIMEOUT_S}" fib_tunnel_via a "${B_HOST_PREFIX}" "${B_OVERLAY}" || die "a: ${B_HOST_PREFIX} not back"
+  check "session and routes back $((SECONDS - start)) s after a's restart"
+  wait_until 10 host_reaches ha "${HB_ADDR}" || die "host A does not reach host B after a's restart"
+  out="$(ns_exec ha ping -c "${PING_COUNT}" -i 0.2 -W 1 "${HB_ADDR}")"
+  assert_contains "${out}" "${PING_COUNT} packets transmitted, ${PING_COUNT} received" "ping host A -> host B after a's restart"
+  assert_eq "${replayed_b}" "$(esp_drops b esp_replayed)" "b: no esp_replayed after a's restart"
+}
+
 topo_require_daemon
 command -v tshark >/dev/null || skip "tshark not installed"
 command -v iperf3 >/dev/null || skip "iperf3 not installed"
@@ -590,4 +622,5 @@ check_counters
 check_no_key_leak
 check_rekey
 check_break_and_restore
-pass "two regions over ESP ${CIPHER} with ESN (${IT_DRIVER}): BGP in the tunnel, hosts reach each other, underlay carries only ESP, hitless rekey, hold-timer teardown and recovery ($((SECONDS - T0)) s)"
+check_restart_resumes_sequence
+pass "two regions over ESP ${CIPHER} with ESN (${IT_DRIVER}): BGP in the tunnel, hosts reach each other, underlay carries only ESP, hitless rekey, hold-timer teardown and recovery, restart without replay drops ($((SECONDS - T0)) s)"

@@ -253,7 +253,8 @@ topo_start_daemon() {
     # A program left behind by a killed run would make the AF_XDP start fail.
     ns_exec nva ip link set dev "${ifname}" xdp off 2>/dev/null
   done < <(topo_nva_ports)
-  start_bg nva "${TOPO_LOG}" env RUNTIME_DIRECTORY="${TOPO_RUNTIME_DIR}" \
+  # STATE_DIRECTORY: ESP sequence reservations, kept across restarts in one test.
+  start_bg nva "${TOPO_LOG}" env RUNTIME_DIRECTORY="${TOPO_RUNTIME_DIR}" STATE_DIRECTORY="${TEST_TMP}/state" \
     "${ISTHMUSD}" --config "${TOPO_CONFIG}"
   ISTHMUSD_PID="${BG_PID}"
   local deadline=$((SECONDS + TOPO_DAEMON_START_TIMEOUT_S))
@@ -367,7 +368,7 @@ nva_start() {
     ns_exec "${_NVA_NS[${name}]}" ip link set dev "${ifname}" xdp off 2>/dev/null
   done
   start_bg "${_NVA_NS[${name}]}" "$(nva_log "${name}")" env RUNTIME_DIRECTORY="$(nva_dir "${name}")/runtime" \
-    "${ISTHMUSD}" --config "$(nva_config "${name}")"
+    STATE_DIRECTORY="$(nva_dir "${name}")/state" "${ISTHMUSD}" --config "$(nva_config "${name}")"
   _NVA_PID[${name}]="${BG_PID}"
 }
 

@@ -114,10 +114,17 @@ seed_prom_report() {
     report FAIL "Prometheus (mg) ready" "not within ${SEED_PROM_READY_TIMEOUT_S} s: $(tail -n 3 "$(_seed_prom_conf_dir)/prometheus.log")"
     return
   fi
-  local scraped missing=()
-  scraped="$(_seed_prom_by_instance "max_over_time(up{job=\"isthmus\"}[${window}s]) == 1" '.value[1]')"
-  for name in "${names[@]}"; do
-    [[ -n "$(_seed_prom_lookup "${scraped}" "${name}")" ]] || missing+=("${name}")
+  local scraped missing=() deadline=$((SECONDS + SEED_PROM_READY_TIMEOUT_S))
+  # A short run (a single scenario) may end before the first scrape of an
+  # NVA has been stored: poll until every NVA was seen up, or time runs out.
+  while :; do
+    missing=()
+    scraped="$(_seed_prom_by_instance "max_over_time(up{job=\"isthmus\"}[$((window + SEED_PROM_READY_TIMEOUT_S))s]) == 1" '.value[1]')"
+    for name in "${names[@]}"; do
+      [[ -n "$(_seed_prom_lookup "${scraped}" "${name}")" ]] || missing+=("${name}")
+    done
+    ((${#missing[@]} == 0 || SECONDS >= deadline)) && break
+    sleep 0.5
   done
   if ((${#missing[@]} == 0)); then
     report PASS "Prometheus scraped every NVA over the management net" "${#names[@]} targets (${names[*]}), up == 1, every ${SEED_PROM_INTERVAL}"

@@ -121,6 +121,8 @@ bgp:
   multipath: false
   max_paths: 4
   graceful_restart_time: 4095
+  shutdown_mode: graceful_shutdown
+  shutdown_drain_ms: 10000
   networks: [198.51.100.0/24, 203.0.113.0/25]
   policies:
     - name: import-all
@@ -197,6 +199,8 @@ bgp::BgpConfig ExpectedFullBgp() {
   b.multipath = false;
   b.max_paths = 4;
   b.graceful_restart_time_s = 4095;
+  b.shutdown_mode = bgp::ShutdownMode::kGracefulShutdown;
+  b.shutdown_drain_ms = 10000;
   b.networks = {{{Addr(198, 51, 100, 0), 24}}, {{Addr(203, 0, 113, 0), 25}}};
 
   bgp::Policy import_all{.name = "import-all",
@@ -332,6 +336,8 @@ INSTANTIATE_TEST_SUITE_P(
                     EXPECT_TRUE(b.multipath);
                     EXPECT_EQ(b.max_paths, 16u);
                     EXPECT_EQ(b.graceful_restart_time_s, 120);
+                    EXPECT_EQ(b.shutdown_mode, bgp::ShutdownMode::kWithdraw);
+                    EXPECT_EQ(b.shutdown_drain_ms, 1000u);
                   }},
         ValidCase{"peer defaults",
                   absl::StrCat(kIdentity,
@@ -491,7 +497,7 @@ INSTANTIATE_TEST_SUITE_P(
                   {"test.yaml:4: bgp: expected a map, got a list (accepted: a "
                    "map with keys asn, graceful_restart_time, listen_address, "
                    "listen_port, max_paths, multipath, networks, peers, "
-                   "policies, router_id)"},
+                   "policies, router_id, shutdown_drain_ms, shutdown_mode)"},
                   1},
         ErrorCase{"unknown key with suggestion",
                   "  asn: 65010\n  routerid: 198.18.0.1\n",
@@ -503,7 +509,8 @@ INSTANTIATE_TEST_SUITE_P(
             "speaker value ranges",
             WithIdentity("  max_paths: 17\n  graceful_restart_time: 4096\n"
                          "  listen_port: 65536\n  multipath: yes\n"
-                         "  listen_address: 224.0.0.1\n"),
+                         "  listen_address: 224.0.0.1\n"
+                         "  shutdown_drain_ms: 10001\n  shutdown_mode: drain\n"),
             {"test.yaml:6: bgp.max_paths: expected an integer between 1 and 16",
              "test.yaml:7: bgp.graceful_restart_time: expected an integer "
              "between 1 and 4095",
@@ -511,8 +518,12 @@ INSTANTIATE_TEST_SUITE_P(
              "65535",
              "test.yaml:9: bgp.multipath: expected a boolean",
              "test.yaml:10: bgp.listen_address: 224.0.0.1 is a multicast "
-             "address (RFC 5771) (accepted: a unicast local address)"},
-            5},
+             "address (RFC 5771) (accepted: a unicast local address)",
+             "test.yaml:11: bgp.shutdown_drain_ms: expected an integer between "
+             "0 and 10000",
+             "test.yaml:12: bgp.shutdown_mode: unknown value 'drain' "
+             "(accepted: withdraw, graceful_shutdown)"},
+            7},
         ErrorCase{"router id not unicast",
                   "  asn: 65010\n  router_id: 0.0.0.0\n",
                   {"test.yaml:5: bgp.router_id: 0.0.0.0 is in 0.0.0.0/8"},
@@ -828,6 +839,8 @@ INSTANTIATE_TEST_SUITE_P(
                      c.bgp.multipath = true;
                      c.bgp.max_paths = 16;
                      c.bgp.graceful_restart_time_s = 60;
+                     c.bgp.shutdown_mode = bgp::ShutdownMode::kGracefulShutdown;
+                     c.bgp.shutdown_drain_ms = 0;
                    },
                    {}},
         ReloadCase{"identity and listener need a restart",

@@ -17,7 +17,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "dataplane/ipsec/esp_inbound_set.h"
+#include "dataplane/ipsec/esp_seq_reservations.h"
 #include "tests/unit/common/packet_builder.h"
+#include "tests/unit/ipsec/esp_seq_fake_storage.h"
 #include "tests/unit/ipsec/esp_test_env.h"
 
 namespace isthmus {
@@ -561,6 +563,144 @@ TEST(EspParamsTest, WindowSizesAccepted) {
       EXPECT_TRUE(sa.ok()) << w << " " << sa.status();
     }
   }
+}
+
+// --- Resuming the outbound sequence after a restart ------------------------
+
+// The ESP header's sequence number and the GCM IV (RFC 4106 3.1: our IV is
+// the 64-bit sequence number) of one of our outbound packets.
+std::pair<uint32_t, uint64_t> SeqAndIv(const Bytes& pkt, bool udp) {
+  const size_t esp = udp ? 28 : 20;
+  uint32_t seq = 0;
+  uint64_t iv = 0;
+  for (size_t i = 0; i < 4; ++i) seq = seq << 8 | pkt[esp + 4 + i];
+  for (size_t i = 0; i < 8; ++i) iv = iv << 8 | pkt[esp + 8 + i];
+  return {seq, iv};
+}
+
+// One daemon lifetime: reservations read from `disk`, an outbound SA that
+// starts where they say and may go as far as they reserved.
+struct OutboundLife {
+  std::unique_ptr<EspSeqReservations> reservations;
+  std::unique_ptr<EspSeqLease> lease;
+  std::unique_ptr<EspSa> sa;
+};
+
+OutboundLife StartOutbound(testing::FakeSeqDisk* disk, EspSaParams p, uint64_t block) {
+  OutboundLife life;
+  auto r = EspSeqReservations::Open(testing::FakeStorage(disk), block);
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (!r.ok()) return life;
+  life.reservations = std::move(*r);
+  auto fp = FingerprintEspKey(p.cipher, p.key);
+  EXPECT_TRUE(fp.ok()) << fp.status();
+  auto lease = life.reservations->Begin("east", p.spi, *fp, EspSa::MaxSeq(p.esn));
+  EXPECT_TRUE(lease.ok()) << lease.status();
+  if (!lease.ok()) return life;
+  life.lease = std::move(*lease);
+  p.first_seq = life.lease->first_seq();
+  life.sa = Outbound(p);
+  if (life.sa) life.sa->SetSeqLimit(life.lease->limit());
+  return life;
+}
+
+class EspSeqResumeTest : public ::testing::TestWithParam<bool /*esn*/> {};
+
+TEST_P(EspSeqResumeTest, FirstPacketAfterRestartCarriesThePersistedSequence) {
+  const bool esn = GetParam();
+  const EspSaParams p = Params(EspCipher::kAes128Gcm, esn, false);
+  constexpr uint64_t kBlock = 1000;
+  testing::FakeSeqDisk disk;
+  std::vector<Bytes> before;
+  uint64_t first_life_start = 0;
+  {
+    EspSaParams first = p;
+    if (esn) {
+      // Start the previous life just below 2^32 (a preloaded record) so the
+      // restarted SA carries a high half the wire never shows (RFC 4106 5).
+      auto fp = FingerprintEspKey(p.cipher, p.key);
+      ASSERT_TRUE(fp.ok());
+      Bytes fpb(fp->begin(), fp->end());
+      disk.contents = absl::StrCat("v1\n", Hex(fpb), " ", k2To32 - 3, " 256 east\n");
+    }
+    OutboundLife life = StartOutbound(&disk, first, kBlock);
+    ASSERT_TRUE(life.sa);
+    first_life_start = life.lease->first_seq();
+    before = Encrypt(*life.sa, {InnerPacket(10), InnerPacket(20), InnerPacket(30)});
+    // The daemon dies here: the SA, its lease and its reservations are gone,
+    // only the disk stays.
+  }
+  // The peer's inbound SA lives on with its window at the last number.
+  auto peer = Inbound(Mirror(p));
+  ASSERT_TRUE(peer);
+  for (const Bytes& w : before) EXPECT_EQ(RunOne(*peer, w).first, EspVerdict::kOk);
+
+  OutboundLife life = StartOutbound(&disk, p, kBlock);
+  ASSERT_TRUE(life.sa);
+  const uint64_t expected = first_life_start - 1 + kBlock + 1;  // one above the first life's reservation
+  EXPECT_EQ(life.lease->first_seq(), expected);
+  const Bytes inner = InnerPacket(40);
+  const std::vector<Bytes> after = Encrypt(*life.sa, {inner});
+  ASSERT_EQ(after.size(), 1u);
+  const auto [seq_low, iv] = SeqAndIv(after[0], p.udp_encap);
+  EXPECT_EQ(seq_low, static_cast<uint32_t>(expected));
+  EXPECT_EQ(iv, expected) << "the GCM IV is the full sequence number: never one used before with this key";
+  for (const Bytes& w : before) EXPECT_LT(SeqAndIv(w, p.udp_encap).second, expected);
+  EXPECT_EQ(life.sa->stats().highest_seq, expected);
+
+  // The independent implementation decrypts it at that number.
+  std::string args = "decrypt " + ReferenceArgs(p, kLocal, kRemote);
+  if (esn) absl::StrAppend(&args, " --esn-high ", expected >> 32);
+  const std::vector<std::string> lines = RunReference(args, Hex(after[0]) + "\n");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0], absl::StrCat("OK ", expected, " ", Hex(inner)));
+  // And the peer, whose window is ahead of 1, accepts it at once.
+  EXPECT_EQ(RunOne(*peer, after[0]).first, EspVerdict::kOk);
+}
+
+INSTANTIATE_TEST_SUITE_P(Seq, EspSeqResumeTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) { return info.param ? "Esn" : "Seq32"; });
+
+TEST(EspSeqLimitTest, WorkerStopsAtTheReservedLimitAndContinuesWithoutGap) {
+  EspSaParams p = Params(EspCipher::kAes128Gcm, false, false);
+  p.first_seq = 10;
+  auto out = Outbound(p);
+  ASSERT_TRUE(out);
+  out->SetSeqLimit(12);
+  std::vector<rte_mbuf*> m;
+  for (int i = 0; i < 5; ++i) m.push_back(MakeMbuf(InnerPacket(10)));
+  std::vector<EspVerdict> v = ProcessBurst(*out, m);
+  EXPECT_EQ(v, (std::vector<EspVerdict>{EspVerdict::kOk, EspVerdict::kOk, EspVerdict::kOk,
+                                        EspVerdict::kSeqUnreserved, EspVerdict::kSeqUnreserved}));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(SeqAndIv(ToBytes(m[i]), false).first, static_cast<uint32_t>(10 + i));
+  for (rte_mbuf* x : m) rte_pktmbuf_free(x);
+  EXPECT_EQ(out->stats().verdicts[static_cast<size_t>(EspVerdict::kSeqUnreserved)], 2u);
+  EXPECT_FALSE(out->Expired()) << "a missing reservation is not the end of the SA";
+  out->SetSeqLimit(20);
+  auto [verdict, bytes] = RunOne(*out, InnerPacket(10));
+  EXPECT_EQ(verdict, EspVerdict::kOk);
+  EXPECT_EQ(SeqAndIv(bytes, false).first, 13u) << "the dropped packets consumed no numbers";
+}
+
+TEST(EspSeqLimitTest, FirstSequenceOutsideTheSpaceRefused) {
+  struct Case {
+    bool esn;
+    uint64_t first;
+  };
+  for (const Case& c : {Case{false, 0}, Case{false, k2To32 - 1}, Case{false, k2To32}, Case{true, 0}}) {
+    EspSaParams p = Params(EspCipher::kAes128Gcm, c.esn, false);
+    p.first_seq = c.first;
+    auto sa = EspSa::CreateOutbound(Ctx(), p);
+    ASSERT_FALSE(sa.ok()) << c.first;
+    EXPECT_NE(sa.status().message().find("new key file"), std::string::npos) << sa.status();
+  }
+  EspSaParams p = Params(EspCipher::kAes128Gcm, false, false);
+  p.first_seq = EspSa::MaxSeq(false);  // 2^32-2: the last number rte_ipsec sends
+  ASSERT_EQ(p.first_seq, k2To32 - 2);
+  auto out = Outbound(p);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(RunOne(*out, InnerPacket(10)).first, EspVerdict::kOk);
+  EXPECT_EQ(RunOne(*out, InnerPacket(10)).first, EspVerdict::kSeqExhausted);
 }
 
 // --- Make-before-break: several inbound SAs found by SPI -------------------
