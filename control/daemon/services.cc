@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <map>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "control/daemon/daemon.h"
@@ -74,6 +75,21 @@ std::string_view TcpStateName(uint8_t proto, TcpState s) {
 }
 
 std::string Endpoint(uint32_t addr, uint16_t port) { return absl::StrCat(Dotted(addr), ":", port); }
+
+// The prober's status of each target by its key (service name, backend
+// slot): the views need not know the order the targets were given in.
+using ProbeStatusByKey = absl::flat_hash_map<health::ProbeKey, health::TargetStatus>;
+ProbeStatusByKey StatusByKey(const health::Prober* prober) {
+  ProbeStatusByKey out;
+  if (prober == nullptr) return out;
+  for (health::TargetStatus& t : prober->Snapshot()) out.emplace(t.target.key, std::move(t));
+  return out;
+}
+
+const health::TargetStatus* FindStatus(const ProbeStatusByKey& status, const std::string& service, size_t slot) {
+  auto it = status.find(health::ProbeKey{service, static_cast<uint32_t>(slot)});
+  return it == status.end() ? nullptr : &it->second;
+}
 
 }  // namespace
 
@@ -419,16 +435,13 @@ absl::Status Daemon::ReloadServices(const Config& next, std::vector<std::string>
     if (absl::Status s = prober_->SetTargets(targets); !s.ok()) return s;
   }
   // Health carries over for backends the prober kept (same service, address,
-  // port and probe settings): its snapshot follows the targets' order.
-  const std::vector<health::TargetStatus> status =
-      prober_ != nullptr ? prober_->Snapshot() : std::vector<health::TargetStatus>{};
-  size_t t = 0;
+  // port and probe settings).
+  const ProbeStatusByKey status = StatusByKey(prober_.get());
   for (ServiceRuntime& r : next_states) {
     if (r.removed) continue;
     for (size_t b = 0; b < r.backend_up.size(); ++b) {
-      if (r.backend_removed[b]) continue;
-      r.backend_up[b] = t < status.size() && status[t].state == health::HealthState::kUp;
-      ++t;
+      const health::TargetStatus* p = FindStatus(status, r.config.name, b);
+      r.backend_up[b] = !r.backend_removed[b] && p != nullptr && p->state == health::HealthState::kUp;
     }
   }
   {
@@ -483,11 +496,9 @@ absl::StatusOr<nlohmann::json> Daemon::DrainService(const std::string& name, boo
 }
 
 nlohmann::json Daemon::ShowServices() const {
-  const std::vector<health::TargetStatus> probes =
-      prober_ != nullptr ? prober_->Snapshot() : std::vector<health::TargetStatus>{};
+  const ProbeStatusByKey probes = StatusByKey(prober_.get());
   nlohmann::json out = nlohmann::json::array();
   absl::MutexLock lock(&services_mu_);
-  size_t t = 0;
   for (const ServiceRuntime& s : service_states_) {
     if (s.removed) continue;
     nlohmann::json backends = nlohmann::json::array();
@@ -497,14 +508,12 @@ nlohmann::json Daemon::ShowServices() const {
       nlohmann::json j{{"backend", Endpoint(bc.address.value, bc.port)},
                        {"weight", bc.weight},
                        {"health", s.backend_up[b] ? "up" : "down"}};
-      if (t < probes.size()) {
-        const health::TargetStatus& p = probes[t];
-        j["latency_us"] = p.last_latency_us.has_value() ? nlohmann::json(*p.last_latency_us) : nlohmann::json();
-        j["last_error"] = p.last_error.ok() ? "" : health::Describe(p.last_error);
-        j["probes_sent"] = p.probes_sent;
-        j["probes_failed"] = p.probes_failed;
+      if (const health::TargetStatus* p = FindStatus(probes, s.config.name, b)) {
+        j["latency_us"] = p->last_latency_us.has_value() ? nlohmann::json(*p->last_latency_us) : nlohmann::json();
+        j["last_error"] = p->last_error.ok() ? "" : health::Describe(p->last_error);
+        j["probes_sent"] = p->probes_sent;
+        j["probes_failed"] = p->probes_failed;
       }
-      ++t;
       backends.push_back(std::move(j));
     }
     std::vector<std::string> ports;
@@ -555,30 +564,27 @@ nlohmann::json Daemon::ShowFlows() const {
 }
 
 void Daemon::SnapshotServices(DataplaneSnapshot* snap) const {
-  const std::vector<health::TargetStatus> probes =
-      prober_ != nullptr ? prober_->Snapshot() : std::vector<health::TargetStatus>{};
+  const ProbeStatusByKey probes = StatusByKey(prober_.get());
   {
     absl::MutexLock lock(&services_mu_);
-    size_t t = 0;
     for (const ServiceRuntime& s : service_states_) {
       if (s.removed) continue;
+      const ServiceRunState state = s.State();
       ServiceSnapshotMetrics m;
       m.name = s.config.name;
-      m.state = std::string(ToString(s.State()));
-      m.up = s.State() == ServiceRunState::kUp || s.State() == ServiceRunState::kDegraded;
+      m.state = std::string(ToString(state));
+      m.up = state == ServiceRunState::kUp || state == ServiceRunState::kDegraded;
       for (size_t b = 0; b < s.config.backends.size(); ++b) {
         if (s.backend_removed[b]) continue;
         BackendSnapshotMetrics bm;
         bm.backend = Endpoint(s.config.backends[b].address.value, s.config.backends[b].port);
         bm.up = s.backend_up[b];
-        if (t < probes.size()) {
-          bm.probe_latency_seconds = probes[t].last_latency_us.has_value()
-                                         ? static_cast<double>(*probes[t].last_latency_us) / 1e6
-                                         : -1;
-          bm.probes_total = probes[t].probes_sent;
-          bm.probes_failed_total = probes[t].probes_failed;
+        if (const health::TargetStatus* p = FindStatus(probes, s.config.name, b)) {
+          bm.probe_latency_seconds =
+              p->last_latency_us.has_value() ? static_cast<double>(*p->last_latency_us) / 1e6 : -1;
+          bm.probes_total = p->probes_sent;
+          bm.probes_failed_total = p->probes_failed;
         }
-        ++t;
         m.backends.push_back(std::move(bm));
       }
       snap->services.push_back(std::move(m));
