@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# tests/run: alone
 # Connection affinity without shared state (issue 5, item 4): two isthmusd
 # with the same UDP service and the same four backends pick the same backend
 # for the same 5-tuple, and removing one of the four backends moves about a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# tests/run: alone
 # The anycast seed on one appliance (issue 5, item 7): clients reach a VIP
 # through isthmusd, which DNATs to two real HTTP backends picked by Maglev,
 # health-checks them and announces or withdraws the VIP /32 to an FRR peer.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# tests/run: alone
 # Two regions joined by an IPsec ESP tunnel between two isthmusd (issue 4,
 # items 1, 3 and 6): the same scenario as test_vxlan_two_regions.sh, with
 # `type: ipsec` (ESP tunnel mode, RFC 4303; AES-256-GCM, RFC 4106; extended

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# tests/run: alone
 # Route updates must not disturb traffic they do not concern: a steady UDP
 # flow A -> B (198.51.100.0/24) loses nothing while other routes are added
 # and removed by 20+ config reloads (SIGHUP with a rewritten config). One of
