@@ -27,7 +27,13 @@ constexpr absl::Duration kLargeHoldTime = absl::Minutes(4);
 // the peer's FIN before we close it anyway.
 constexpr absl::Duration kCloseLinger = absl::Seconds(3);
 constexpr size_t kReadChunk = 64 * 1024;
-constexpr int kMaxReadsPerEvent = 16;   // then yield to other peers (level-triggered)
+// Then yield to other peers, timers and the admin API (level-triggered: the
+// rest is read on the next round). Everything read is processed before the
+// loop moves on, so this bounds how long one flooding peer holds the BGP
+// thread: with 1 MB a flood of small UPDATEs kept it for up to 1.8 s
+// (keepalives to every peer and `isthmusctl show bgp` waited); 256 KB is a
+// quarter of that and still thousands of UPDATEs per round.
+constexpr int kMaxReadsPerEvent = 4;
 constexpr size_t kTypeOffset = kMarkerSize + 2;
 
 uint8_t TypeByte(const std::vector<uint8_t>& message) {

@@ -39,34 +39,19 @@ source "$(dirname "$0")/../lib/topo.sh"
 source "$(dirname "$0")/../lib/bgp.sh"
 # shellcheck source=tests/lib/exabgp.sh
 source "$(dirname "$0")/../lib/exabgp.sh"
+# shellcheck source=tests/lib/hostile_bgp.sh
+source "$(dirname "$0")/../lib/hostile_bgp.sh"
 
 readonly RAW4_ADDR=198.18.1.2 RAW2_ADDR=198.18.1.3 EXA_ADDR=198.18.1.4 GOOD_ADDR=198.18.2.2
 readonly RAW4_AS=65040 RAW2_AS=65041 EXA_AS=65050 GOOD_AS=65030 NVA_AS=65010
 readonly GOOD_PREFIX=198.51.100.0/24
-readonly RAW_PEER="${IT_LIB_DIR}/raw_bgp_peer.py"
-readonly CASE_WAIT_S=10 RAW_ANSWER_TIMEOUT_S=30
+readonly CASE_WAIT_S=10
 
 topo_require_daemon
 [[ -x "${FRR_BGPD}" ]] || skip "FRR bgpd not installed"
 exabgp_available || skip "ExaBGP not installed"
 
-build() {
-  ns_create nva hostile good
-  veth_pair nva nva-w hostile h-w
-  veth_pair nva nva-e good g-e
-  addr nva nva-w "${NVA_WEST_ADDR}/24"
-  addr nva nva-e "${NVA_EAST_ADDR}/24"
-  addr hostile h-w "${RAW4_ADDR}/24"
-  addr hostile h-w "${RAW2_ADDR}/24"
-  addr hostile h-w "${EXA_ADDR}/24"
-  addr good g-e "${GOOD_ADDR}/24"
-  ns_exec nva sysctl -qw net.ipv4.conf.all.forwarding=0
-  local entry
-  for entry in "nva nva-w" "nva nva-e" "hostile h-w" "good g-e"; do
-    # shellcheck disable=SC2086
-    veth_no_offload ${entry}
-  done
-}
+build() { hostile_build "${GOOD_ADDR}" "${RAW4_ADDR}" "${RAW2_ADDR}" "${EXA_ADDR}"; }
 
 # hostile_peer NAME ADDR ASN: a passive peer (it connects to us, and again
 # after every reset) with import and export open.
@@ -78,29 +63,7 @@ hostile_peer() {
 
 write_config() {
   cat >"${TOPO_CONFIG}" <<CONF
-dataplane:
-  workers: 1
-  punt_interface: ${TOPO_PUNT_IF}
-ports:
-  - name: west
-    driver: ${IT_DRIVER}
-    interface: nva-w
-  - name: east
-    driver: ${IT_DRIVER}
-    interface: nva-e
-metrics:
-  listen: ${TOPO_METRICS_LISTEN}
-admin:
-  socket: ${TOPO_SOCKET}
-bgp:
-  asn: ${NVA_AS}
-  router_id: ${NVA_WEST_ADDR}
-  policies:
-    - name: accept-all
-      terms:
-        - name: all
-          result: accept
-  peers:
+$(hostile_config_head "${NVA_AS}")
 $(hostile_peer raw4 "${RAW4_ADDR}" "${RAW4_AS}")
 $(hostile_peer raw2 "${RAW2_ADDR}" "${RAW2_AS}")
 $(hostile_peer exa "${EXA_ADDR}" "${EXA_AS}")
@@ -118,26 +81,6 @@ good_body() {
     "${NVA_EAST_ADDR}" "${NVA_AS}" "${NVA_EAST_ADDR}" "${GOOD_PREFIX}"
 }
 
-# ------------------------------------------------------- isthmusd's view
-
-neighbor_json() { ctl show bgp neighbors "$1" --json | jq -c '.neighbors[0]'; }
-peer_state() { neighbor_json "$1" | jq -r '.state'; }
-peer_transitions() { neighbor_json "$1" | jq -r '.established_transitions'; }
-peer_established() { [[ "$(peer_state "$1")" == "Established" ]]; }
-peer_not_established() { ! peer_established "$1"; }
-# notifications_sent PEER CODE SUBCODE: how many isthmusd sent with that code.
-notifications_sent() {
-  neighbor_json "$1" | jq -r --argjson c "$2" --argjson s "$3" \
-    '[.notifications.sent[] | select(.code == $c and .subcode == $s) | .count] | add // 0'
-}
-# path_json PEER PREFIX: the path isthmusd holds for PREFIX from PEER ("" if none).
-path_json() {
-  ctl show bgp routes --json |
-    jq -c --arg p "$2" --arg n "$1" 'first(.routes[] | select(.prefix == $p) | .paths[] | select(.peer == $n)) // empty'
-}
-has_route() { [[ -n "$(path_json "$1" "$2")" ]]; }
-lacks_route() { [[ -z "$(path_json "$1" "$2")" ]]; }
-
 daemon_alive() { is_running "${ISTHMUSD_PID}" || fail "isthmusd died (after $1)"; }
 
 # The well-behaved peer: Established without a single flap, route kept.
@@ -147,46 +90,6 @@ good_peer_unaffected() {
   [[ "$(peer_transitions good)" == 1 ]] ||
     fail "after ${what}: the FRR session flapped (established_transitions $(peer_transitions good))"
   has_route good "${GOOD_PREFIX}" || fail "after ${what}: ${GOOD_PREFIX} from FRR is gone"
-}
-
-# ------------------------------------------------------------- raw peers
-
-RAW_SEQ=0
-RAW_RESULT=""
-
-raw_start() {
-  local name="$1" local_addr="$2" asn="$3"
-  shift 3
-  : >"${TEST_TMP}/raw-${name}.cmd"
-  : >"${TEST_TMP}/raw-${name}.res"
-  start_bg hostile "${TEST_TMP}/raw-${name}.log" "${PY}" "${RAW_PEER}" --local "${local_addr}" \
-    --remote "${NVA_WEST_ADDR}" --asn "${asn}" --commands "${TEST_TMP}/raw-${name}.cmd" \
-    --results "${TEST_TMP}/raw-${name}.res" "$@"
-}
-
-_raw_answered() { grep -q "^$1 " "$2"; }
-
-# raw_cmd NAME COMMAND...: runs one command, leaves the answer in RAW_RESULT.
-raw_cmd() {
-  local name="$1"
-  shift
-  local res="${TEST_TMP}/raw-${name}.res"
-  RAW_SEQ=$((RAW_SEQ + 1))
-  printf '%s %s\n' "${RAW_SEQ}" "$*" >>"${TEST_TMP}/raw-${name}.cmd"
-  # Polled faster than wait_until: some 50 commands run back to back.
-  local deadline=$((SECONDS + RAW_ANSWER_TIMEOUT_S))
-  until _raw_answered "${RAW_SEQ}" "${res}"; do
-    ((SECONDS < deadline)) || fail "raw peer ${name} did not answer '$*'"
-    sleep 0.02
-  done
-  RAW_RESULT="$(sed -n "s/^${RAW_SEQ} //p" "${res}")"
-}
-
-raw_expect() {
-  local name="$1" want="$2"
-  shift 2
-  raw_cmd "${name}" "$@"
-  [[ "${RAW_RESULT}" == "${want}" ]] || fail "raw peer ${name} '$*': expected '${want}', got '${RAW_RESULT}'"
 }
 
 # ---------------------------------------------------------------- cases

@@ -5,7 +5,10 @@ ExaBGP builds its UPDATEs from parsed attributes, so it cannot write a
 length field that lies, an attribute twice, attributes out of order or a
 broken MP_REACH_NLRI. This peer can: it does the OPEN/KEEPALIVE handshake
 (RFC 4271 8), then sends UPDATE bytes built by hand from CASES and reports
-what the other side did about them.
+what the other side did about them. It also misbehaves at the session level
+(tests/integration/test_bgp_hostile_sessions.sh): OPENs built by hand from
+OPEN_CASES, UPDATE floods, silence with the connection open, and a TCP reset
+in the middle of a message.
 
 It is driven through a command file (one command per line, appended by the
 test) and answers in a result file, one line per command, prefixed with the
@@ -17,6 +20,25 @@ command's sequence number:
   SEQ case NAME          -> CASES[NAME] sent, then the barrier
   SEQ rib PREFIX         -> SEQ present FLAGS:TYPE,... | SEQ absent
                             (what the other side advertised to us)
+  SEQ open CASE          -> connects with OPEN_CASES[CASE] instead of our
+                            usual OPEN: SEQ established | SEQ notification
+                            CODE SUBCODE | SEQ closed (no retry)
+  SEQ announce_many FIRST COUNT
+                         -> COUNT prefixes of FIRST's length from FIRST on,
+                            packed into as few UPDATEs as fit, then the barrier
+  SEQ flood FIRST COUNT ROUNDS
+                         -> ROUNDS x (COUNT announcements, then COUNT
+                            withdrawals, one prefix per UPDATE), then all
+                            COUNT announced and every odd one withdrawn, in
+                            one burst as fast as TCP takes it, then the
+                            barrier: "established UPDATES SECONDS"
+  SEQ silent             -> stops sending anything (keepalives too) but keeps
+                            the connection open, and waits for the other
+                            side: SEQ notification CODE SUBCODE after SECONDS
+                            (since the last message we sent) | SEQ closed
+  SEQ reset_mid_update PREFIX
+                         -> half of an UPDATE for PREFIX, then a TCP RST
+                            (SO_LINGER 0): SEQ reset
   SEQ quit
 
 "The barrier" is a ROUTE-REFRESH request: with enhanced route refresh
@@ -57,11 +79,17 @@ COMMUNITIES, MP_REACH, AS4_PATH, OTC = 8, 14, 17, 35
 # Capabilities (RFC 5492): MP IPv4 unicast, route refresh, enhanced route
 # refresh, 4-octet AS.
 CAP_MP, CAP_RR, CAP_ERR, CAP_AS4 = 1, 2, 70, 65
+# Two private-use codes (128-255, RFC 5492 10) and FQDN (73), which FRR
+# sends and isthmusd does not know.
+CAP_UNKNOWN_A, CAP_UNKNOWN_B, CAP_FQDN = 200, 131, 73
+AFI_IPV6 = 2
 
 BARRIER_TIMEOUT_S = 10.0
 CONNECT_TIMEOUT_S = 20.0
 POLL_S = 0.05
-KEEPALIVE_EVERY_S = 10.0
+KEEPALIVE_EVERY_S = 10.0        # at most; a third of --hold when that is less
+MAX_MESSAGE_SIZE = 4096         # RFC 4271 4.1
+SILENT_TIMEOUT_FACTOR = 3       # `silent` gives up after 3 hold times
 
 
 # ----------------------------------------------------------------- builders
@@ -260,6 +288,57 @@ def case_nlri_prefix_length_33(p, pfx):
 CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
+# -------------------------------------------------------------- OPEN cases
+# Each: Session -> OPEN bytes, for `open CASE`. The outcome the speaker under
+# test must give is asserted by tests/integration/test_bgp_hostile_sessions.sh.
+
+def capability(code, value, length=None):
+    """One capability (RFC 5492 4); `length` overrides its length field."""
+    return bytes([code, len(value) if length is None else length]) + value
+
+
+def open_case_capability_length_short(s):
+    # 4-octet AS capability with a 2-octet value (RFC 6793 says 4): a
+    # capability we know, malformed (RFC 4271 6.2: subcode 0, Unspecific).
+    caps = s.standard_caps(four_octet=False) + capability(CAP_AS4, struct.pack("!H", 1))
+    return s.open_message(caps)
+
+
+def open_case_capability_overruns_parameter(s):
+    # The last capability claims 40 octets; its optional parameter ends
+    # after 2 of them.
+    return s.open_message(s.standard_caps() + capability(CAP_UNKNOWN_A, b"\x00\x01", length=40))
+
+
+def open_case_unknown_capabilities(s):
+    # Capabilities the receiver does not know are ignored (RFC 5492 3).
+    extra = (capability(CAP_UNKNOWN_A, b"\xde\xad\xbe\xef\x00") + capability(CAP_UNKNOWN_B, b"") +
+             capability(CAP_FQDN, b"\x04peer\x00"))
+    return s.open_message(s.standard_caps() + extra)
+
+
+def open_case_no_four_octet_as(s):
+    # A peer whose ASN needs 4 octets but that does not say so (no RFC 6793
+    # capability): all the receiver can see is AS_TRANS in My AS.
+    return s.open_message(s.standard_caps(four_octet=False))
+
+
+def open_case_ipv6_unicast_only(s):
+    # Multiprotocol capability for IPv6 unicast only: no family in common.
+    caps = capability(CAP_MP, struct.pack("!HBB", AFI_IPV6, 0, SAFI_UNICAST))
+    caps += capability(CAP_RR, b"") + capability(CAP_AS4, struct.pack("!I", s.args.asn))
+    return s.open_message(caps)
+
+
+def open_case_hold_time_1(s):
+    # RFC 4271 4.2: hold time 1 or 2 is not allowed.
+    return s.open_message(s.standard_caps(), hold=1)
+
+
+OPEN_CASES = {name[len("open_case_"):]: fn for name, fn in globals().items()
+              if name.startswith("open_case_")}
+
+
 # --------------------------------------------------------------- the session
 
 class Session:
@@ -269,7 +348,9 @@ class Session:
         self.sock = None
         self.rx = b""
         self.rib = {}            # prefix -> [(flags, type)] advertised to us
-        self.last_keepalive = 0.0
+        self.last_sent = 0.0     # monotonic time of our last message
+        self.silent = False      # `silent`: no keepalives until the next connect
+        self.keepalive_every = min(KEEPALIVE_EVERY_S, args.hold / 3) if args.hold else KEEPALIVE_EVERY_S
 
     # ------------------------------------------------------------ transport
     def close(self):
@@ -281,6 +362,7 @@ class Session:
 
     def send(self, data):
         self.sock.sendall(data)
+        self.last_sent = time.monotonic()
 
     def read_message(self, deadline):
         """The next whole message as (type, body), or None on close/timeout."""
@@ -303,20 +385,32 @@ class Session:
             self.rx += chunk
 
     # --------------------------------------------------------------- OPEN
-    def open_message(self):
+    def standard_caps(self, four_octet=None):
+        """MP IPv4 unicast, route refresh, enhanced route refresh, 4-octet AS."""
         caps = bytes([CAP_MP, 4]) + struct.pack("!HBB", AFI_IPV4, 0, SAFI_UNICAST)
         caps += bytes([CAP_RR, 0, CAP_ERR, 0])
-        if self.peer.four_octet:
+        if self.peer.four_octet if four_octet is None else four_octet:
             caps += bytes([CAP_AS4, 4]) + struct.pack("!I", self.args.asn)
+        return caps
+
+    def open_message(self, caps=None, hold=None):
+        """Our OPEN: one Capabilities parameter holding `caps`."""
+        caps = self.standard_caps() if caps is None else caps
         params = bytes([2, len(caps)]) + caps
         my_as = self.args.asn if self.args.asn <= 0xFFFF else AS_TRANS
-        body = struct.pack("!BHH4sB", 4, my_as, self.args.hold, socket.inet_aton(self.args.local),
+        hold = self.args.hold if hold is None else hold
+        body = struct.pack("!BHH4sB", 4, my_as, hold, socket.inet_aton(self.args.local),
                            len(params)) + params
         return message(OPEN, body)
 
-    def connect(self):
-        """Connects and completes OPEN/KEEPALIVE; retries while refused."""
+    def connect(self, open_msg=None):
+        """Connects and completes OPEN/KEEPALIVE; retries while refused.
+
+        With `open_msg` (an OPEN case) the first answer is the outcome: a
+        NOTIFICATION is reported, not retried.
+        """
         self.close()
+        self.silent = False
         deadline = time.monotonic() + CONNECT_TIMEOUT_S
         last_error = "timeout"
         while time.monotonic() < deadline:
@@ -328,22 +422,24 @@ class Session:
                 sock.connect((self.args.remote, self.args.port))
                 sock.settimeout(None)
                 self.sock = sock
-                if self.handshake(deadline):
-                    return "established"
-                last_error = "handshake failed"
+                outcome = self.handshake(deadline, open_msg or self.open_message())
+                if outcome == "established" or (open_msg is not None and outcome is not None):
+                    return outcome
+                last_error = outcome or "handshake failed"
             except (OSError, TimeoutError) as e:
                 last_error = str(e)
             self.close()
             time.sleep(0.3)
         return "error " + last_error
 
-    def handshake(self, deadline):
-        self.send(self.open_message())
+    def handshake(self, deadline, open_msg):
+        """"established", "notification CODE SUBCODE", or None if closed."""
+        self.send(open_msg)
         got_open = got_keepalive = False
         while not (got_open and got_keepalive):
             msg = self.read_message(deadline)
             if msg is None:
-                return False
+                return None
             msg_type, body = msg
             if msg_type == OPEN:
                 got_open = True
@@ -352,9 +448,9 @@ class Session:
                 got_keepalive = True
             elif msg_type == NOTIFICATION:
                 log(f"handshake NOTIFICATION {body[0]}/{body[1]}")
-                return False
-        self.last_keepalive = time.monotonic()
-        return True
+                self.close()
+                return f"notification {body[0]} {body[1]}"
+        return "established"
 
     # -------------------------------------------------------------- barrier
     def barrier(self):
@@ -365,16 +461,9 @@ class Session:
             pass  # the other side may have closed already; reading tells why
         deadline = time.monotonic() + BARRIER_TIMEOUT_S
         while True:
-            try:
-                msg = self.read_message(deadline)
-            except TimeoutError:
-                return "timeout (neither EoRR nor NOTIFICATION)"
-            except OSError as e:
-                self.close()
-                return f"closed {e}"
+            msg, outcome = self.read_or_outcome(deadline, "timeout (neither EoRR nor NOTIFICATION)")
             if msg is None:
-                self.close()
-                return "closed"
+                return outcome
             msg_type, body = msg
             if msg_type == NOTIFICATION:
                 self.close()
@@ -383,6 +472,21 @@ class Session:
                 self.record_update(body)
             elif msg_type == ROUTE_REFRESH and len(body) == 4 and body[2] == RR_EORR:
                 return "established"
+
+    def read_or_outcome(self, deadline, timeout_outcome):
+        """(message, None), or (None, outcome) when no message came:
+        `timeout_outcome`, or "closed ..." after closing our side too."""
+        try:
+            msg = self.read_message(deadline)
+        except TimeoutError:
+            return None, timeout_outcome
+        except OSError as e:
+            self.close()
+            return None, f"closed {e}"
+        if msg is None:
+            self.close()
+            return None, "closed"
+        return msg, None
 
     def record_update(self, body):
         """Keeps, per prefix, the (flags, type) of the attributes it came with."""
@@ -404,17 +508,78 @@ class Session:
             self.rib[pfx] = types
 
     def keepalive_if_due(self):
-        if self.sock is not None and time.monotonic() - self.last_keepalive > KEEPALIVE_EVERY_S:
+        if self.sock is None or self.silent:
+            return
+        if time.monotonic() - self.last_sent > self.keepalive_every:
             try:
                 self.send(message(KEEPALIVE, b""))
             except OSError:
                 pass
-            self.last_keepalive = time.monotonic()
+
+    # ---------------------------------------------------------- hostile acts
+    def flood(self, first, count, rounds):
+        """Announce/withdraw churn, one prefix per UPDATE, in one burst."""
+        prefixes = prefix_range(first, count)
+        out = []
+        for r in range(rounds):
+            # A MED per round: every announcement differs from the last one.
+            attrs = self.peer.mandatory() + attr(OPTIONAL, MED, struct.pack("!I", r))
+            out += [update(attrs=attrs, nlri=prefix_bytes(p)) for p in prefixes]
+            out += [update(withdrawn=prefix_bytes(p)) for p in prefixes]
+        out += [self.peer.good_update(p) for p in prefixes]
+        out += [update(withdrawn=prefix_bytes(p)) for p in prefixes[1::2]]
+        start = time.monotonic()
+        self.send(b"".join(out))
+        outcome = self.barrier()
+        return f"{outcome} {len(out)} {time.monotonic() - start:.1f}"
+
+    def announce_many(self, first, count):
+        """COUNT prefixes with one set of attributes, as few UPDATEs as fit."""
+        attrs = self.peer.mandatory()
+        room = MAX_MESSAGE_SIZE - HEADER_SIZE - 4 - len(attrs)
+        messages, nlri = [], b""
+        for p in prefix_range(first, count):
+            b = prefix_bytes(p)
+            if len(nlri) + len(b) > room:
+                messages.append(update(attrs=attrs, nlri=nlri))
+                nlri = b""
+            nlri += b
+        if nlri:
+            messages.append(update(attrs=attrs, nlri=nlri))
+        self.send(b"".join(messages))
+        return self.barrier()
+
+    def go_silent(self):
+        """Sends nothing more and reports what the other side does about it."""
+        self.silent = True
+        hold = self.args.hold or 90
+        deadline = time.monotonic() + SILENT_TIMEOUT_FACTOR * hold
+        while True:
+            msg, outcome = self.read_or_outcome(deadline, "timeout (still open)")
+            if msg is None:
+                return outcome
+            msg_type, body = msg
+            if msg_type == NOTIFICATION:
+                quiet = time.monotonic() - self.last_sent
+                self.close()
+                return f"notification {body[0]} {body[1]} after {quiet:.1f}"
+
+    def reset_mid_update(self, prefix):
+        """Half an UPDATE, then RST instead of FIN (SO_LINGER with 0 s)."""
+        data = self.peer.good_update(prefix)
+        self.send(data[:len(data) // 2])
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close()
+        return "reset"
 
     # ------------------------------------------------------------- commands
     def run(self, verb, arg):
         if verb == "connect":
             return self.connect()
+        if verb == "open":
+            if arg not in OPEN_CASES:
+                return f"error unknown OPEN case {arg}"
+            return self.connect(OPEN_CASES[arg](self))
         if verb == "rib":
             if self.sock is not None:
                 self.barrier()  # drain what is queued towards us
@@ -424,6 +589,20 @@ class Session:
             return "present " + ",".join(f"{f:02x}:{t}" for f, t in types)
         if self.sock is None:
             return "error not connected"
+        if verb in ("flood", "announce_many", "silent", "reset_mid_update"):
+            try:
+                if verb == "flood":
+                    first, count, rounds = arg.split()
+                    return self.flood(first, int(count), int(rounds))
+                if verb == "announce_many":
+                    first, count = arg.split()
+                    return self.announce_many(first, int(count))
+                if verb == "silent":
+                    return self.go_silent()
+                return self.reset_mid_update(arg)
+            except OSError as e:
+                self.close()
+                return f"closed {e}"
         if verb == "announce":
             data = self.peer.good_update(arg)
         elif verb == "withdraw":
@@ -442,6 +621,14 @@ class Session:
             self.close()
             return f"closed {e}"
         return self.barrier()
+
+
+def prefix_range(first, count):
+    """COUNT consecutive prefixes of FIRST's length, starting at FIRST."""
+    net = ipaddress.ip_network(first)
+    step = net.num_addresses
+    base = int(net.network_address)
+    return [f"{ipaddress.ip_address(base + i * step)}/{net.prefixlen}" for i in range(count)]
 
 
 def parse_prefixes(data):
@@ -472,7 +659,7 @@ def main():
     ap.add_argument("--list-cases", action="store_true")
     args = ap.parse_args()
     if args.list_cases:
-        print("\n".join(sorted(CASES)))
+        print("\n".join(sorted(CASES) + [f"open {name}" for name in sorted(OPEN_CASES)]))
         return 0
     session = Session(args)
     offset = 0
