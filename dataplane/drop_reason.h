@@ -101,6 +101,10 @@ namespace isthmus {
   X(kNatNoBackend, "nat_no_backend", "new flow to a service none of whose backends is healthy") \
   X(kNatBackendDown, "nat_backend_down",                                            \
     "packet of a flow whose backend went down, service policy reset (TCP: a RST goes back to the client)") \
+  X(kNatEmbryonicFull, "nat_embryonic_full",                                        \
+    "SYN for a new flow while half-open flows are at nat.admission's table or per-service limit (SYN flood?)") \
+  X(kNatAdmissionLimited, "nat_admission_limited",                                  \
+    "SYN for a new flow beyond the worker's nat.admission.syn_rate_per_worker for this second") \
   X(kBug, "bug", "internal invariant violated (a bug: please report)")
 
 enum class DropReason : uint8_t {

@@ -129,15 +129,30 @@ struct TunnelConfig {
 // health-checked backends chosen by Maglev hashing, optional SNAT.
 struct FlowTimeouts {
   uint32_t tcp_established_s = 7440;  // RFC 5382 REQ-5: at least 2 h 4 min
-  uint32_t tcp_transitory_s = 240;    // SYN, FIN, RST seen (RFC 5382 REQ-5: 4 min)
+  uint32_t tcp_transitory_s = 240;    // FIN seen one way (RFC 5382 REQ-5: 4 min)
   uint32_t udp_s = 300;               // RFC 4787 REQ-5: at least 2 min, 5 min recommended
+  uint32_t tcp_embryonic_s = 10;      // opened by a SYN, handshake not completed (dataplane/nat/tcp_state.h)
   friend bool operator==(const FlowTimeouts&, const FlowTimeouts&) = default;
+};
+
+// `nat.admission`: how many new flows a SYN flood can open (see
+// "New-flow admission" in dataplane/nat/flow_table.h). The shares are of
+// nat.capacity; a whole-table default of 10% leaves nine tenths of the
+// table to established flows however long a flood lasts, and one service
+// gets at most half of that, so a flood at one VIP leaves the other
+// services room for their own handshakes.
+struct NatAdmissionConfig {
+  uint32_t embryonic_max_percent = 10;          // half-open flows in the table
+  uint32_t service_embryonic_max_percent = 5;   // half-open flows of one service
+  uint32_t syn_rate_per_worker = 0;             // SYN-opened flows per worker per second; 0: no limit
+  friend bool operator==(const NatAdmissionConfig&, const NatAdmissionConfig&) = default;
 };
 
 struct NatConfig {
   uint32_t capacity = 1'000'000;        // flows (each holds both directions)
   uint32_t maglev_table_size = 65537;   // a prime (dataplane/service/maglev.h)
   FlowTimeouts timeouts;                // defaults for every service
+  NatAdmissionConfig admission;
   friend bool operator==(const NatConfig&, const NatConfig&) = default;
 };
 

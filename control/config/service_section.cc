@@ -22,6 +22,8 @@ constexpr uint32_t kMaxPort = 65535;
 constexpr uint32_t kMinFlowCapacity = 1024;
 constexpr uint32_t kMaxFlowCapacity = 1u << 26;  // 64 Mi flows, ~8 GiB at 128 bytes each
 constexpr uint32_t kMaxTimeoutS = 7 * 24 * 3600;
+constexpr uint32_t kMaxPercent = 100;
+constexpr uint32_t kMaxSynRatePerWorker = 100'000'000;   // far above what one core can translate
 // Maglev wants M well above the backend count (NSDI 2016 section 3.4:
 // M > 100 N keeps the imbalance under 1%); the smallest prime above
 // kMaxBackends keeps every table buildable.
@@ -74,18 +76,22 @@ std::string BackendIdentity(const ServiceBackendConfig& b) {
   return b.port == 0 ? ToString(b.address) : absl::StrCat(ToString(b.address), ":", b.port);
 }
 
+// A Field reader that stores an integer in `range` into *value.
+ValueReader UintInto(uint32_t* value, UintRange range, Diagnostics& diag) {
+  return [&diag, value, range](const YAML::Node& v, const std::string& p) {
+    if (const auto x = ReadUint(v, p, range, diag)) *value = static_cast<uint32_t>(*x);
+  };
+}
+
 // The readers of `flow_timeouts` in `nat.timeouts` and in a service: each
 // key given replaces the value in *out, the others stay.
 void ReadFlowTimeouts(const YAML::Node& node, const std::string& path, Diagnostics& diag, FlowTimeouts* out) {
-  auto reader = [&diag](uint32_t* value) {
-    return [&diag, value](const YAML::Node& v, const std::string& p) {
-      if (const auto x = ReadUint(v, p, {1, kMaxTimeoutS}, diag)) *value = static_cast<uint32_t>(*x);
-    };
-  };
+  constexpr UintRange kTimeout{1, kMaxTimeoutS};
   const Field fields[] = {
-      {"tcp_established_s", reader(&out->tcp_established_s)},
-      {"tcp_transitory_s", reader(&out->tcp_transitory_s)},
-      {"udp_s", reader(&out->udp_s)},
+      {"tcp_established_s", UintInto(&out->tcp_established_s, kTimeout, diag)},
+      {"tcp_transitory_s", UintInto(&out->tcp_transitory_s, kTimeout, diag)},
+      {"udp_s", UintInto(&out->udp_s, kTimeout, diag)},
+      {"tcp_embryonic_s", UintInto(&out->tcp_embryonic_s, kTimeout, diag)},
   };
   WalkMap(node, path, fields, /*allow_empty=*/true, diag);
 }
@@ -463,6 +469,16 @@ class ServiceReader {
   absl::flat_hash_map<std::string, std::string> listener_owners_;  // "VIP PROTOCOL port N"
 };
 
+void ReadAdmission(const YAML::Node& node, const std::string& path, Diagnostics& diag, NatAdmissionConfig* out) {
+  constexpr UintRange kPercent{1, kMaxPercent};
+  const Field fields[] = {
+      {"embryonic_max_percent", UintInto(&out->embryonic_max_percent, kPercent, diag)},
+      {"service_embryonic_max_percent", UintInto(&out->service_embryonic_max_percent, kPercent, diag)},
+      {"syn_rate_per_worker", UintInto(&out->syn_rate_per_worker, {0, kMaxSynRatePerWorker}, diag)},
+  };
+  WalkMap(node, path, fields, /*allow_empty=*/true, diag);
+}
+
 }  // namespace
 
 void ReadNatSection(const YAML::Node& node, const std::string& path, Diagnostics& diag, NatConfig* out) {
@@ -481,6 +497,7 @@ void ReadNatSection(const YAML::Node& node, const std::string& path, Diagnostics
          }
        }},
       {"timeouts", [&](const YAML::Node& v, const std::string& p) { ReadFlowTimeouts(v, p, diag, &out->timeouts); }},
+      {"admission", [&](const YAML::Node& v, const std::string& p) { ReadAdmission(v, p, diag, &out->admission); }},
   };
   WalkMap(node, path, fields, /*allow_empty=*/true, diag);
 }

@@ -50,7 +50,17 @@ NatTimeouts ToNatTimeouts(const FlowTimeouts& t) {
   out.tcp_established = t.tcp_established_s;
   out.tcp_transitory = t.tcp_transitory_s;
   out.udp = t.udp_s;
+  out.tcp_embryonic = t.tcp_embryonic_s;
   return out;
+}
+
+// nat.admission's shares of the table as flow counts (at least one, so a
+// small table still admits a handshake).
+FlowAdmissionLimits ToAdmissionLimits(const NatAdmissionConfig& a, uint32_t capacity) {
+  auto share = [capacity](uint32_t percent) {
+    return std::max<uint32_t>(1, static_cast<uint32_t>(uint64_t{capacity} * percent / 100));
+  };
+  return {share(a.embryonic_max_percent), share(a.service_embryonic_max_percent), a.syn_rate_per_worker};
 }
 
 std::string_view ProtocolName(uint8_t proto) {
@@ -266,6 +276,8 @@ absl::Status Daemon::PublishServices() {
   services_->Publish(*std::move(snapshot));
   service_timeouts_.clear();
   for (const ServiceConfig& c : configs) service_timeouts_.push_back(ToNatTimeouts(c.flow_timeouts));
+  // Live: workers apply new admission limits from their next SYN on.
+  if (flows_ != nullptr) flows_->SetAdmissionLimits(ToAdmissionLimits(config_.nat.admission, flows_->capacity()));
   SyncServiceAnnouncements();
   return absl::OkStatus();
 }
@@ -448,7 +460,7 @@ absl::Status Daemon::ReloadServices(const Config& next, std::vector<std::string>
     absl::MutexLock lock(&services_mu_);
     service_states_ = std::move(next_states);
   }
-  if (!(next.nat == config_.nat)) changes->push_back("nat timeouts or Maglev table size changed");
+  if (!(next.nat == config_.nat)) changes->push_back("nat timeouts, admission limits or Maglev table size changed");
   // PublishServices reads config_.nat: the caller assigns config_ after us,
   // so publish with the new NAT settings explicitly.
   const NatConfig old_nat = config_.nat;
@@ -499,7 +511,8 @@ nlohmann::json Daemon::ShowServices() const {
   const ProbeStatusByKey probes = StatusByKey(prober_.get());
   nlohmann::json out = nlohmann::json::array();
   absl::MutexLock lock(&services_mu_);
-  for (const ServiceRuntime& s : service_states_) {
+  for (size_t id = 0; id < service_states_.size(); ++id) {
+    const ServiceRuntime& s = service_states_[id];
     if (s.removed) continue;
     nlohmann::json backends = nlohmann::json::array();
     for (size_t b = 0; b < s.config.backends.size(); ++b) {
@@ -528,6 +541,8 @@ nlohmann::json Daemon::ShowServices() const {
                    {"min_up", s.config.min_up},
                    {"announced", announced_vips_.contains(s.config.vip.value)},
                    {"snat", !s.config.snat_pool.empty()},
+                   // Half-open TCP flows (nat.admission): high during a SYN flood.
+                   {"embryonic_flows", flows_ != nullptr ? flows_->embryonic(static_cast<uint16_t>(id)) : 0},
                    {"backends", std::move(backends)}});
   }
   return out;
@@ -536,8 +551,10 @@ nlohmann::json Daemon::ShowServices() const {
 nlohmann::json Daemon::ShowFlows() const {
   nlohmann::json flows = nlohmann::json::array();
   FlowTableCounters c;
+  FlowAdmissionLimits limits;
   if (flows_ != nullptr) {
     c = flows_->Counters();
+    limits = flows_->admission_limits();
     const uint32_t now = NatClockSeconds();
     absl::MutexLock lock(&services_mu_);
     for (const FlowView& f : flows_->List(kShowFlowsLimit)) {
@@ -558,6 +575,11 @@ nlohmann::json Daemon::ShowFlows() const {
           {"active", c.active},
           {"created", c.created},
           {"expired", c.expired},
+          {"embryonic", c.embryonic},
+          {"admission_limits",
+           {{"embryonic_max", limits.embryonic_max},
+            {"service_embryonic_max", limits.service_embryonic_max},
+            {"syn_rate_per_worker", limits.syn_rate_per_worker}}},
           {"snat_ports_in_use", snat_ != nullptr ? snat_->InUse() : 0},
           {"shown", flows.size()},
           {"flows", std::move(flows)}};

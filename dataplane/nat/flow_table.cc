@@ -49,6 +49,12 @@ inline uint32_t TagMatches(const uint16_t* tags, uint16_t tag) {
 
 inline uint16_t Tag(uint64_t hash) { return static_cast<uint16_t>(hash); }
 
+// The TCP state a removed record holds until it is reused: no transition
+// leads out of it (NextTcpState keeps an unknown state), so a worker's
+// Touch racing with the removal cannot count the flow's last state change
+// after the removal has uncounted it.
+constexpr auto kRemovedState = static_cast<uint8_t>(TcpState::kCount);
+
 // Anonymous memory, asked to be backed by transparent huge pages (the
 // index and the records are read at random: TLB misses would dominate).
 void* MapTable(size_t bytes) {
@@ -100,6 +106,7 @@ absl::Status FlowTable::Allocate() {
   for (uint32_t i = records_; i >= 1; --i) free_.push_back(i);
   workers_ = std::make_unique<WorkerState[]>(worker_count_);
   for (uint32_t w = 0; w < worker_count_; ++w) workers_[w].free_cache.reserve(kCacheMax);
+  embryonic_by_service_ = std::make_unique<std::atomic<uint32_t>[]>(kServiceSlots);
   return absl::OkStatus();
 }
 
@@ -110,7 +117,8 @@ FlowTable::~FlowTable() {
 
 size_t FlowTable::MemoryBytes() const {
   return buckets_bytes_ + flows_bytes_ + free_.capacity() * sizeof(uint32_t) +
-         worker_count_ * (sizeof(WorkerState) + kCacheMax * sizeof(uint32_t));
+         worker_count_ * (sizeof(WorkerState) + kCacheMax * sizeof(uint32_t)) +
+         kServiceSlots * sizeof(std::atomic<uint32_t>);
 }
 
 // ---------------------------------------------------------------------------
@@ -171,16 +179,75 @@ void FlowTable::LookupBurst(const FlowKey* keys, uint32_t n, FlowRef* refs) cons
 
 void FlowTable::Touch(FlowRef r, uint32_t now, uint8_t tcp_flags) {
   Flow& f = flows_[FlowIndex(r)];
-  if (f.last_seen.load(std::memory_order_relaxed) != now) f.last_seen.store(now, std::memory_order_relaxed);
-  if (f.key[0].proto != kIpProtoTcp) return;
+  const bool tcp = f.key[0].proto == kIpProtoTcp;
+  uint8_t s = tcp ? f.tcp_state.load(std::memory_order_relaxed) : 0;
+  // A half-open flow stays only while its client is there: the backend
+  // retransmitting its SYN+ACK (after 1, 2, 4, 8 ... s on Linux) to a client
+  // that never answers, a spoofed one, must not keep the flow beyond
+  // tcp_embryonic. A real client's retransmitted SYN does refresh it.
+  const bool refresh = !tcp || RefDirection(r) == FlowDirection::kOriginal || !IsEmbryonic(static_cast<TcpState>(s));
+  if (refresh && f.last_seen.load(std::memory_order_relaxed) != now) f.last_seen.store(now, std::memory_order_relaxed);
+  if (!tcp) return;
   // Both directions may update at once on two workers; a lost transition
   // would only pick a different idle timeout, but the CAS costs nothing
   // when the state does not change (the common case: no store at all).
-  uint8_t s = f.tcp_state.load(std::memory_order_relaxed);
+  // The CAS also makes the embryonic count exact: each transition is made
+  // by exactly one thread, which counts it.
   for (;;) {
+    if (s == kRemovedState) return;   // removed while this worker still held it
     const auto next = static_cast<uint8_t>(NextTcpState(static_cast<TcpState>(s), tcp_flags, RefDirection(r)));
-    if (next == s || f.tcp_state.compare_exchange_weak(s, next, std::memory_order_relaxed)) return;
+    if (next == s) return;
+    if (f.tcp_state.compare_exchange_weak(s, next, std::memory_order_relaxed)) {
+      CountEmbryonic(f.service_id, static_cast<TcpState>(s), static_cast<TcpState>(next));
+      return;
+    }
   }
+}
+
+void FlowTable::CountEmbryonic(uint16_t service_id, TcpState from, TcpState to) {
+  if (IsEmbryonic(from) == IsEmbryonic(to)) return;
+  const uint32_t delta = IsEmbryonic(to) ? 1u : ~0u;   // +1 or -1, wrapping
+  embryonic_.fetch_add(delta, std::memory_order_relaxed);
+  embryonic_by_service_[service_id].fetch_add(delta, std::memory_order_relaxed);
+}
+
+// ---------------------------------------------------------------------------
+// Admission
+
+void FlowTable::SetAdmissionLimits(const FlowAdmissionLimits& limits) {
+  embryonic_max_.store(limits.embryonic_max, std::memory_order_relaxed);
+  service_embryonic_max_.store(limits.service_embryonic_max, std::memory_order_relaxed);
+  syn_rate_per_worker_.store(limits.syn_rate_per_worker, std::memory_order_relaxed);
+}
+
+FlowAdmissionLimits FlowTable::admission_limits() const {
+  return {embryonic_max_.load(std::memory_order_relaxed), service_embryonic_max_.load(std::memory_order_relaxed),
+          syn_rate_per_worker_.load(std::memory_order_relaxed)};
+}
+
+NatError FlowTable::AdmitEmbryonic(uint32_t worker, uint16_t service_id, uint32_t now) {
+  WorkerState& w = workers_[worker];
+  // The limits on what is held come first: a SYN refused for lack of room
+  // does not spend the worker's rate budget.
+  const uint32_t table_max = embryonic_max_.load(std::memory_order_relaxed);
+  const uint32_t service_max = service_embryonic_max_.load(std::memory_order_relaxed);
+  if ((table_max != 0 && embryonic_.load(std::memory_order_relaxed) >= table_max) ||
+      (service_max != 0 && embryonic_by_service_[service_id].load(std::memory_order_relaxed) >= service_max)) {
+    Fail(w, NatError::kEmbryonicFull);
+    return NatError::kEmbryonicFull;
+  }
+  const uint32_t rate = syn_rate_per_worker_.load(std::memory_order_relaxed);
+  if (rate == 0) return NatError::kNone;
+  if (w.syn_window != now) {
+    w.syn_window = now;
+    w.syn_window_used = 0;
+  }
+  if (w.syn_window_used >= rate) {
+    Fail(w, NatError::kAdmissionLimited);
+    return NatError::kAdmissionLimited;
+  }
+  ++w.syn_window_used;
+  return NatError::kNone;
 }
 
 // ---------------------------------------------------------------------------
@@ -338,6 +405,8 @@ void FlowTable::RemoveRecord(uint32_t index) {
   // Both keys were published together; one missing means the index is
   // corrupt (a bug), counted for the metrics rather than trusted.
   if (!unlinked_original || !unlinked_reply) inconsistencies_.fetch_add(1, std::memory_order_relaxed);
+  const uint8_t last = f.tcp_state.exchange(kRemovedState, std::memory_order_relaxed);
+  if (last != kRemovedState) CountEmbryonic(f.service_id, static_cast<TcpState>(last), TcpState::kNew);
   f.live.store(0, std::memory_order_relaxed);
   if ((f.flags & kFlowSnat) != 0 && snat_ != nullptr) snat_->Release(f.key[1].proto, f.key[1].dst, f.key[1].dport);
   expired_.fetch_add(1, std::memory_order_relaxed);
@@ -433,6 +502,7 @@ FlowTableCounters FlowTable::Counters() const {
   c.expired = expired_.load(std::memory_order_relaxed);
   c.inconsistencies = inconsistencies_.load(std::memory_order_relaxed);
   c.active = c.created >= c.expired ? c.created - c.expired : 0;
+  c.embryonic = embryonic();
   return c;
 }
 

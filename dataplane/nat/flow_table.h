@@ -25,6 +25,32 @@
 //     rte_rcu_qsbr grace period, so a worker that still holds the reference
 //     never sees the record reused. Workers report quiescence once per loop.
 //
+// New-flow admission (SYN floods). A flow opened by a SYN holds a record
+// until its handshake completes or it idles out, and spoofed SYNs never
+// complete one; without limits, a flood of them at a VIP would fill the
+// table and refuse every new connection for as long as they live. What a
+// NAT load balancer can do (it cannot answer with SYN cookies: the backend
+// terminates TCP, not us) is what IPVS, DPVS and Linux conntrack do, and
+// Katran for its LRU:
+//   - flows never leave the table but by ageing (or a dead backend), so a
+//     flood can only be refused, never take an established flow's place;
+//   - half-open ("embryonic", IsEmbryonic) flows are counted, table-wide
+//     and per service, and a SYN that would exceed either limit is dropped
+//     as nat_embryonic_full: a flood at one VIP leaves the rest of the
+//     table to established flows and the other services' new ones;
+//   - embryonic flows have a short idle timeout of their own
+//     (NatTimeouts::tcp_embryonic), so the limit turns over quickly and a
+//     legitimate client's retransmitted SYN soon finds room;
+//   - each worker admits at most syn_rate_per_worker SYN-opened flows per
+//     second of the flow clock (Katran's per-CPU new-connection rate: a
+//     fixed one-second window), dropped as nat_admission_limited.
+// Only flows opened by a SYN are limited: a segment without SYN that
+// misses the table is a connection already established elsewhere (an ECMP
+// change, a restart) and is picked up as before, never refused by these
+// limits. The counts are exact (every state change is one compare-and-swap
+// in Touch, the removal one exchange); the check and the insert are not
+// one step, so concurrent workers may overshoot a limit by one each.
+//
 // Why not rte_hash (RW_CONCURRENCY_LF | MULTI_WRITER_ADD, two keys per
 // flow): perf/nat_bench.cc, 1M flows, one core, same run — rte_hash's index
 // alone takes 89.5 B per flow (key store, buckets, free-slot ring) before
@@ -88,6 +114,15 @@ struct FlowInsertResult {
   FlowRef ref = kNoFlow;              // original direction of the flow
 };
 
+// The limits of AdmitEmbryonic; 0 disables a limit. Set by the control
+// thread (SetAdmissionLimits) at start and on every reload.
+struct FlowAdmissionLimits {
+  uint32_t embryonic_max = 0;           // half-open flows in the whole table
+  uint32_t service_embryonic_max = 0;   // half-open flows of any one service
+  uint32_t syn_rate_per_worker = 0;     // SYN-opened flows per worker per second
+  friend bool operator==(const FlowAdmissionLimits&, const FlowAdmissionLimits&) = default;
+};
+
 struct FlowTableConfig {
   // Flows (each with both directions) that always fit. Each worker keeps a
   // private stock of up to FlowTable::kWorkerCacheRecords free records, so
@@ -114,7 +149,8 @@ struct FlowTableCounters {
   uint64_t active = 0;
   uint64_t created = 0;
   uint64_t expired = 0;
-  std::array<uint64_t, kNatErrorCount> failures{};   // insert failures by NatError
+  uint64_t embryonic = 0;   // flows in an IsEmbryonic state now
+  std::array<uint64_t, kNatErrorCount> failures{};   // insert and admission failures by NatError
   uint64_t inconsistencies = 0;   // removals that did not find both keys (a bug)
 };
 
@@ -124,6 +160,7 @@ class FlowTable {
   static constexpr uint32_t kMaxProbe = 8;
   static constexpr uint32_t kWorkerCacheRecords = 64;
   static constexpr uint32_t kMaxCapacity = (1u << 30) - (1u << 20);   // refs are 32-bit; room for caches
+  static constexpr uint32_t kServiceSlots = 1u << 16;                  // Flow::service_id is 16-bit
 
   // `rcu` may be null when no other thread reads the table (tests): removed
   // records are then reused at once. `snat` (may be null) gets the SNAT port
@@ -147,6 +184,21 @@ class FlowTable {
   // line between workers on every packet.
   void Touch(FlowRef r, uint32_t now, uint8_t tcp_flags);
   FlowInsertResult Insert(uint32_t worker, const FlowSpec& spec, uint32_t now);
+  // Whether worker `worker` may now open a flow of service `service_id`
+  // for a client's SYN (see "New-flow admission" above): kNone, or
+  // kEmbryonicFull / kAdmissionLimited, counted as failures. Call before
+  // Insert; an admitted SYN spends the worker's budget even if the insert
+  // then fails.
+  NatError AdmitEmbryonic(uint32_t worker, uint16_t service_id, uint32_t now);
+
+  // --- any thread ------------------------------------------------------------
+  // Workers see new limits at their next SYN.
+  void SetAdmissionLimits(const FlowAdmissionLimits& limits);
+  FlowAdmissionLimits admission_limits() const;
+  uint32_t embryonic() const { return embryonic_.load(std::memory_order_relaxed); }
+  uint32_t embryonic(uint16_t service_id) const {
+    return embryonic_by_service_[service_id].load(std::memory_order_relaxed);
+  }
 
   // --- control (one thread at a time) --------------------------------------
   // Looks at up to `max_records` flow records from where the last call
@@ -184,6 +236,8 @@ class FlowTable {
 
   struct alignas(64) WorkerState {
     std::vector<uint32_t> free_cache;   // record indices only this worker hands out
+    uint32_t syn_window = 0;            // the second syn_window_used counts
+    uint32_t syn_window_used = 0;       // SYN-opened flows admitted in it
     std::atomic<uint64_t> created{0};
     std::array<std::atomic<uint64_t>, kNatErrorCount> failures{};
   };
@@ -221,6 +275,7 @@ class FlowTable {
   void ReclaimRetired();
   void RetireRemoved();
   void Fail(WorkerState& w, NatError e);
+  void CountEmbryonic(uint16_t service_id, TcpState from, TcpState to);
 
   uint32_t capacity_;
   uint32_t worker_count_;
@@ -246,6 +301,15 @@ class FlowTable {
   std::vector<uint32_t> removing_;
   std::atomic<uint64_t> expired_{0};
   std::atomic<uint64_t> inconsistencies_{0};
+
+  // Admission: the limits, and the embryonic flows table-wide (its own
+  // line: every worker writes it on SYNs and completed handshakes) and per
+  // service id.
+  std::atomic<uint32_t> embryonic_max_{0};
+  std::atomic<uint32_t> service_embryonic_max_{0};
+  std::atomic<uint32_t> syn_rate_per_worker_{0};
+  alignas(64) std::atomic<uint32_t> embryonic_{0};
+  std::unique_ptr<std::atomic<uint32_t>[]> embryonic_by_service_;
 };
 
 }  // namespace isthmus

@@ -17,13 +17,16 @@ enum class NatError : uint8_t {
   kIndexFull,            // the key's probe window in the index is full
   kReplyConflict,        // the reply key already belongs to another flow
   kSnatPortsExhausted,   // no free SNAT port for the protocol
+  kEmbryonicFull,        // too many half-open TCP flows, table-wide or of the service (flow_table.h)
+  kAdmissionLimited,     // the worker's SYN budget for this second is spent (flow_table.h)
   kCount
 };
 
 inline constexpr size_t kNatErrorCount = static_cast<size_t>(NatError::kCount);
 
 inline constexpr std::array<std::string_view, kNatErrorCount> kNatErrorNames = {
-    "none", "exists", "table_full", "index_full", "reply_conflict", "snat_ports_exhausted"};
+    "none", "exists", "table_full", "index_full", "reply_conflict", "snat_ports_exhausted",
+    "embryonic_full", "admission_limited"};
 
 inline constexpr std::string_view Name(NatError e) { return kNatErrorNames[static_cast<size_t>(e)]; }
 
@@ -38,6 +41,10 @@ inline constexpr DropReason DropReasonFor(NatError e) {
       return DropReason::kNatReplyConflict;
     case NatError::kSnatPortsExhausted:
       return DropReason::kNatSnatPortsExhausted;
+    case NatError::kEmbryonicFull:
+      return DropReason::kNatEmbryonicFull;
+    case NatError::kAdmissionLimited:
+      return DropReason::kNatAdmissionLimited;
     default:
       return DropReason::kBug;
   }

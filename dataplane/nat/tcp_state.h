@@ -43,12 +43,25 @@ inline constexpr std::array<std::string_view, static_cast<size_t>(TcpState::kCou
 
 inline constexpr std::string_view Name(TcpState s) { return kTcpStateNames[static_cast<size_t>(s)]; }
 
+// A flow opened by a client SYN whose handshake has not completed: SYN
+// seen, and perhaps the backend's SYN+ACK, but not the client's ACK of it.
+// A SYN flood from spoofed sources leaves only such flows behind (the
+// spoofed clients never answer), which is why they have their own short
+// timeout and their own limits (FlowTable::AdmitEmbryonic).
+constexpr bool IsEmbryonic(TcpState s) { return s == TcpState::kSynSent || s == TcpState::kSynReceived; }
+
 // Idle timeouts in seconds. Defaults follow VPP's NAT (tcp established
 // 2 h 4 min, transitory 4 min, udp 5 min) and Linux conntrack's short
 // close/reset timers; icmp as asked by the service design (30 s).
+// Embryonic flows: 10 s, between DPVS (SYN_SENT 3 s, SYN_RECV 30 s) and
+// conntrack (60 s / 120 s). A real handshake takes one round trip, and a
+// client whose SYN goes unanswered retransmits it (Linux: after 1, 3, 7,
+// 15 s ...), which refreshes the flow or, past the timeout, opens it again
+// on the same backend (Maglev); only spoofed SYNs are let go this soon.
 struct NatTimeouts {
   uint32_t tcp_established = 7440;
-  uint32_t tcp_transitory = 240;  // handshake and half-closed states (and kNew)
+  uint32_t tcp_transitory = 240;  // half-closed states (and kNew)
+  uint32_t tcp_embryonic = 10;    // IsEmbryonic states
   uint32_t tcp_closing = 30;      // FIN both ways (time-wait)
   uint32_t tcp_reset = 10;        // after a RST
   uint32_t udp = 300;
@@ -98,6 +111,9 @@ constexpr uint32_t IdleTimeout(const NatTimeouts& t, uint8_t proto, TcpState s) 
       return t.tcp_closing;
     case TcpState::kReset:
       return t.tcp_reset;
+    case TcpState::kSynSent:
+    case TcpState::kSynReceived:
+      return t.tcp_embryonic;
     default:
       return t.tcp_transitory;
   }

@@ -16,6 +16,11 @@
 // client (so it reconnects at once, to a healthy backend) and marks the
 // flow reset (it ages out in tcp_reset); `reselect` flows are removed by
 // the control thread, and their next packet picks anew.
+//
+// A client SYN that would open a flow is admitted first (FlowTable::
+// AdmitEmbryonic: limits on half-open flows and a per-worker SYN rate), so
+// a SYN flood at a VIP is dropped by name instead of filling the table;
+// packets of flows already in the table never pass through admission.
 
 #include <rte_ip.h>
 #include <rte_mbuf.h>
@@ -122,6 +127,15 @@ inline NatOutcome StartFlow(ForwardContext& ctx, const ServiceSnapshot& snap, ui
   if (backend_id == kNoBackend) {
     *why = DropReason::kNatNoBackend;
     return NatOutcome::kDrop;
+  }
+  // A SYN (not a segment picked up mid-stream: that connection is already
+  // established somewhere and is never refused here) opens a half-open flow.
+  if (k.proto == kIpProtoTcp && (p.tcp_flags & (kTcpSyn | kTcpAck | kTcpRst)) == kTcpSyn) {
+    const NatError admitted = ctx.flows->AdmitEmbryonic(ctx.worker_id, static_cast<uint16_t>(service->id), ctx.now_s);
+    if (admitted != NatError::kNone) {
+      *why = DropReasonFor(admitted);
+      return NatOutcome::kDrop;
+    }
   }
   const ServiceBackend& backend = service->backends[backend_id];
   const uint16_t backend_port = backend.port != 0 ? backend.port : k.dport;

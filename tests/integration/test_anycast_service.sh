@@ -33,8 +33,8 @@
 #      only after bgp.shutdown_drain_ms of forwarding.
 # shellcheck disable=SC2317  # predicates are called through wait_until
 set -uo pipefail
-# shellcheck source=tests/lib/topo.sh
-source "$(dirname "$0")/../lib/topo.sh"
+# shellcheck source=tests/lib/anycast.sh
+source "$(dirname "$0")/../lib/anycast.sh"
 # shellcheck source=tests/lib/bgp.sh
 source "$(dirname "$0")/../lib/bgp.sh"
 
@@ -52,41 +52,13 @@ readonly NEW_CONNECTIONS=24
 readonly SHUTDOWN_DRAIN_MS=600
 declare -A BE_PID=()
 
-build() {
-  ns_create cl nva be
-  veth_pair cl cl0 nva west
-  veth_pair nva east be be0
-  addr cl cl0 "${CL_ADDR}/24"
-  addr nva west "${WEST}/24"
-  addr nva east "${EAST}/24"
-  addr be be0 "${BE1}/24"
-  ns_exec be ip addr add "${BE2}/24" dev be0 || fail "cannot add ${BE2}"
-  local entry
-  for entry in "cl cl0" "nva west" "nva east" "be be0"; do
-    # shellcheck disable=SC2086  # "NS IF" splits into two arguments
-    veth_no_offload ${entry}
-  done
-  route cl "${VIP}/32" "${WEST}"
-  route cl "${VIP_SNAT}/32" "${WEST}"
-  route be default "${EAST}"
-  ns_exec nva sysctl -qw net.ipv4.conf.all.forwarding=0
-}
+build() { anycast_build "${VIP}" "${VIP_SNAT}"; }
 
 write_config() {
   cat >"$(nva_config a)" <<CONF
-dataplane:
-  workers: 2
-  idle_sleep_us: 50
-  hugepages: false
-ports:
-  - {name: west, driver: ${IT_DRIVER}, interface: west}
-  - {name: east, driver: ${IT_DRIVER}, interface: east}
+$(anycast_config_head)
 punt:
   tcp_ports: [179]
-metrics:
-  listen: ${TOPO_METRICS_LISTEN}
-admin:
-  socket: $(nva_socket a)
 bgp:
   asn: ${NVA_AS}
   router_id: ${WEST}
@@ -124,12 +96,8 @@ CONF
 }
 
 start_backend() {
-  local name="$1" address="$2"
-  start_bg be "${TEST_TMP}/${name}.log" "${PY}" "${IT_LIB_DIR}/traffic.py" http-serve \
-    --bind "${address}" --port "${BE_PORT}" --name "${name}"
-  BE_PID[${name}]=${BG_PID}
-  wait_until 10 grep -q ready "${TEST_TMP}/${name}.log" ||
-    fail "backend ${name} did not start: $(cat "${TEST_TMP}/${name}.log"; is_running "${BG_PID}" || echo "(exited)")"
+  anycast_start_backend "$1" "$2"
+  BE_PID[$1]=${BG_PID}
 }
 
 # kill_backend NAME: SIGKILL, as a crash (no goodbye to open connections).
@@ -142,12 +110,9 @@ updates_sent() { nva_ctl a show bgp neighbors onprem --json | jq -r 'first(.neig
 onprem_established() { [[ "$(frr_peer_state cl onprem "${WEST}")" == Established ]]; }
 onprem_has() { frr_routes cl onprem | grep -q "^$1/32 "; }
 onprem_lacks() { ! onprem_has "$1"; }
-service_q() { nva_ctl a show services --json | jq -r --arg n "$1" "first(.[] | select(.name == \$n)) | $2"; }
-# service_is NAME JQ VALUE: NAME's `show services` JQ is VALUE (polled by wait_until).
-service_is() { [[ "$(service_q "$1" "$2")" == "$3" ]]; }
-
-# get VIP: one new connection; prints the backend's answer ("NAME CLIENT").
-get() { ns_exec cl curl -s --max-time 3 "http://$1/"; }
+service_q() { anycast_service_q "$@"; }
+service_is() { anycast_service_is "$@"; }
+get() { anycast_get "$@"; }
 
 start_all() {
   build
@@ -213,14 +178,9 @@ check_affinity_and_failover() {
     [[ "${answer}" == "${mine} "* ]] || fail "new connection ${i} went to '${answer}', not ${mine}"
   done
   check "${NEW_CONNECTIONS} new connections all avoid the dead backend"
-  wait_until 15 _it_not_running "${hold}" || fail "persistent connection did not end"
-  wait "${hold}" 2>/dev/null
-  local summary
-  summary="$(tail -1 "${hold_log}")"
-  [[ "$(jq -r '.error // empty' <<<"${summary}")" == "" ]] || fail "persistent connection broke: ${summary}"
-  assert_eq "${mine}" "$(jq -r 'select(.answer) | .answer | split(" ")[0]' "${hold_log}" | sort -u | xargs)" \
-    "every answer on the persistent connection came from its backend"
-  assert_ge "$(jq -r '.answers' <<<"${summary}")" 30 "answers on the persistent connection across the failure"
+  anycast_hold_end "${hold}" "${hold_log}" 15
+  assert_eq "${mine}" "${HOLD_BACKENDS}" "every answer on the persistent connection came from its backend"
+  assert_ge "${HOLD_ANSWERS}" 30 "answers on the persistent connection across the failure"
   onprem_has "${VIP}" || fail "VIP withdrawn with one backend still up (min_up 1)"
 }
 

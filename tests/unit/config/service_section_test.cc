@@ -91,12 +91,17 @@ TEST(ServiceSection, EveryKnob) {
                                                       "nat:\n"
                                                       "  capacity: 10000000\n"
                                                       "  maglev_table_size: 655373\n"
-                                                      "  timeouts: {tcp_established_s: 3600, tcp_transitory_s: 60}\n"),
+                                                      "  timeouts: {tcp_established_s: 3600, tcp_transitory_s: 60, tcp_embryonic_s: 4}\n"
+                                                      "  admission:\n"
+                                                      "    embryonic_max_percent: 20\n"
+                                                      "    service_embryonic_max_percent: 2\n"
+                                                      "    syn_rate_per_worker: 50000\n"),
                                      kSource);
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->nat.capacity, 10'000'000u);
   EXPECT_EQ(config->nat.maglev_table_size, 655373u);
-  EXPECT_EQ(config->nat.timeouts, (FlowTimeouts{3600, 60, 300}));
+  EXPECT_EQ(config->nat.timeouts, (FlowTimeouts{3600, 60, 300, 4}));
+  EXPECT_EQ(config->nat.admission, (NatAdmissionConfig{20, 2, 50000}));
   const ServiceConfig& s = config->services[0];
   EXPECT_EQ(s.protocol, ServiceProtocol::kUdp);
   EXPECT_EQ(s.health, (HealthCheckConfig{HealthCheckType::kHttp, "/healthz?full=1", 204, 8081, 500, 400, 4, 5}));
@@ -106,7 +111,14 @@ TEST(ServiceSection, EveryKnob) {
   EXPECT_EQ(s.announce.degraded, (DegradedAnnounce{DegradedAnnounce::Kind::kCommunity, 65010u << 16 | 666}));
   EXPECT_EQ(s.announce.degraded_below, 2u);
   // The service overrides udp_s and inherits the rest from nat.timeouts.
-  EXPECT_EQ(s.flow_timeouts, (FlowTimeouts{3600, 60, 30}));
+  EXPECT_EQ(s.flow_timeouts, (FlowTimeouts{3600, 60, 30, 4}));
+}
+
+TEST(ServiceSection, AdmissionDefaults) {
+  auto config = LoadConfigText(WithServices(kWeb), kSource);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->nat.admission, (NatAdmissionConfig{10, 5, 0}));
+  EXPECT_EQ(config->nat.timeouts.tcp_embryonic_s, 10u);
 }
 
 TEST(ServiceSection, VipMayBeWrittenAsSlash32AndServicesMayShareIt) {
@@ -223,6 +235,15 @@ std::vector<RefusedCase> BadServices() {
        "nat.maglev_table_size: 65536 is not a prime (accepted: a prime number 1031-16777213"},
       {"nat unknown key", WithServices(web, "nat: {capcity: 5000}\n"), "nat.capcity"},
       {"nat timeout too long", WithServices(web, "nat: {timeouts: {udp_s: 604801}}\n"), "nat.timeouts.udp_s"},
+      {"embryonic timeout 0", WithServices(web + "    flow_timeouts: {tcp_embryonic_s: 0}\n"),
+       "services[0].flow_timeouts.tcp_embryonic_s: expected an integer between 1 and 604800"},
+      {"embryonic percent 0", WithServices(web, "nat: {admission: {embryonic_max_percent: 0}}\n"),
+       "nat.admission.embryonic_max_percent: expected an integer between 1 and 100"},
+      {"service embryonic percent above 100", WithServices(web, "nat: {admission: {service_embryonic_max_percent: 101}}\n"),
+       "nat.admission.service_embryonic_max_percent: expected an integer between 1 and 100"},
+      {"syn rate negative", WithServices(web, "nat: {admission: {syn_rate_per_worker: -1}}\n"),
+       "nat.admission.syn_rate_per_worker"},
+      {"admission unknown key", WithServices(web, "nat: {admission: {syn_rate: 10}}\n"), "nat.admission.syn_rate"},
   };
 }
 
@@ -240,6 +261,8 @@ TEST(ServiceSection, ReloadMayChangeServicesButNotTheFlowCapacity) {
       {"a service removed", [](Config& c) { c.services.clear(); }, {}},
       {"timeouts", [](Config& c) { c.nat.timeouts.udp_s = 60; }, {}},
       {"maglev table size", [](Config& c) { c.nat.maglev_table_size = 1031; }, {}},
+      {"admission limits", [](Config& c) { c.nat.admission = {50, 25, 1000}; }, {}},
+      {"embryonic timeout", [](Config& c) { c.nat.timeouts.tcp_embryonic_s = 2; }, {}},
       {"capacity", [](Config& c) { c.nat.capacity = 2048; }, {"nat.capacity"}},
   };
   for (const auto& c : cases) {

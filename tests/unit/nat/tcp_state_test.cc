@@ -87,7 +87,9 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(IdleTimeout, DefaultsPerProtocolAndState) {
   const NatTimeouts t;
   EXPECT_EQ(IdleTimeout(t, kTcp, TcpState::kEstablished), 7440u);
-  EXPECT_EQ(IdleTimeout(t, kTcp, TcpState::kSynSent), 240u);
+  EXPECT_EQ(IdleTimeout(t, kTcp, TcpState::kSynSent), 10u);       // embryonic
+  EXPECT_EQ(IdleTimeout(t, kTcp, TcpState::kSynReceived), 10u);   // embryonic
+  EXPECT_EQ(IdleTimeout(t, kTcp, TcpState::kNew), 240u);
   EXPECT_EQ(IdleTimeout(t, kTcp, TcpState::kFinOriginal), 240u);
   EXPECT_EQ(IdleTimeout(t, kTcp, TcpState::kClosing), 30u);
   EXPECT_EQ(IdleTimeout(t, kTcp, TcpState::kReset), 10u);
@@ -131,14 +133,29 @@ TEST_F(AgeingClockTest, UdpAndIcmp) {
 TEST_F(AgeingClockTest, TcpHandshakeThenEstablished) {
   const FlowRef r = Insert(kTcp);
   table_->Touch(r, kStart, kSyn);
-  EXPECT_EQ(table_->Age(kStart + timeouts_.tcp_transitory - 1, kScanAll, timeouts_), 0u);
-  const uint32_t t1 = kStart + 100;
+  EXPECT_EQ(table_->Age(kStart + timeouts_.tcp_embryonic - 1, kScanAll, timeouts_), 0u);
+  const uint32_t t1 = kStart + timeouts_.tcp_embryonic - 1;
   table_->Touch(r | 1, t1, kSynAck);
   table_->Touch(r, t1, kAck);
   EXPECT_EQ(table_->flow(r).tcp(), TcpState::kEstablished);
   // Past the transitory timeout since the last packet: kept, established.
   EXPECT_EQ(table_->Age(t1 + timeouts_.tcp_transitory, kScanAll, timeouts_), 0u);
   ExpectAgesAfter(r, t1, timeouts_.tcp_established);
+}
+
+// A SYN nobody completes (a spoofed source) goes after the short
+// embryonic timeout, whether or not the backend answered it.
+TEST_F(AgeingClockTest, HandshakeNeverCompletedAgesAfterTheEmbryonicTimeout) {
+  const FlowRef syn_sent = Insert(kTcp);
+  table_->Touch(syn_sent, kStart, kSyn);
+  ExpectAgesAfter(syn_sent, kStart, timeouts_.tcp_embryonic);
+
+  const FlowRef syn_received = Insert(kTcp);
+  table_->Touch(syn_received, kStart, kSyn);
+  table_->Touch(syn_received | 1, kStart, kSynAck);
+  EXPECT_EQ(table_->flow(syn_received).tcp(), TcpState::kSynReceived);
+  timeouts_.tcp_embryonic = 3;   // configured
+  ExpectAgesAfter(syn_received, kStart, 3);
 }
 
 TEST_F(AgeingClockTest, TcpClosingAndReset) {
