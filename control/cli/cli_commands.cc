@@ -12,6 +12,7 @@
 #include "absl/strings/strip.h"
 #include "control/admin/admin_client.h"
 #include "control/cli/table_printer.h"
+#include "control/config/ipv4.h"
 
 namespace isthmus {
 namespace {
@@ -19,6 +20,8 @@ namespace {
 using nlohmann::json;
 
 constexpr double kMaxTimeoutSeconds = 3600;
+constexpr absl::string_view kOptionsAccepted =
+    "--socket PATH, --json, --timeout SEC, --version, --help";
 constexpr absl::string_view kMissingCell = "-";
 
 // ---- Views: what each command's result looks like on a terminal. ----
@@ -215,8 +218,14 @@ struct CommandSpec {
   absl::string_view summary;
   ViewSpec view;
   std::string (*render)(const json&) = nullptr;  // instead of `view`
-  absl::string_view argument = {};                // optional trailing argument (e.g. PEER)
+  absl::string_view argument = {};                // trailing argument (e.g. PEER)
+  bool argument_required = false;                 // else optional
+  // Checks the argument before anything is sent: a usage error names what
+  // is accepted without needing a daemon. Null: any word is accepted.
+  absl::Status (*check_argument)(absl::string_view) = nullptr;
 };
+
+absl::Status CheckPrefixArgument(absl::string_view text);
 
 constexpr CommandSpec kCommands[] = {
     {"show", "ports", "ports, link state and counters", {{}, kPortTables}},
@@ -228,20 +237,28 @@ constexpr CommandSpec kCommands[] = {
     {"show", "bgp neighbors", "BGP peers in detail (--json for everything)", {{}, kBgpNeighborTables}, nullptr,
      "PEER"},
     {"show", "bgp routes", "BGP paths per prefix: best, multipath, stale", {{}, kBgpRouteTables}, nullptr,
-     "PREFIX"},
+     "PREFIX", false, &CheckPrefixArgument},
     {"show", "tunnels", "tunnels: endpoints, state and counters (--json adds drops by reason)", {{}, kTunnelTables}},
     {"show", "services", "anycast services, their state and each backend's health", {{}, kServiceTables}},
     {"show", "flows", "NAT flows: totals and the first 1000 (--json for the fields)", {kFlowFields, kFlowTables}},
     {"reload", "", "re-read the configuration file and apply it", {}, &RenderReload},
     {"service", "drain", "withdraw the service's VIP, wait for the peers to acknowledge, take no new flows", {},
-     &RenderServiceAction, "NAME"},
+     &RenderServiceAction, "NAME", true},
     {"service", "undrain", "end a drain: announce the VIP again (when healthy), take new flows", {},
-     &RenderServiceAction, "NAME"},
+     &RenderServiceAction, "NAME", true},
 };
 
+std::string CommandWords(const CommandSpec& spec) {
+  return spec.object.empty() ? std::string(spec.verb) : absl::StrCat(spec.verb, " ", spec.object);
+}
+
 std::string CommandName(const CommandSpec& spec) {
-  std::string name = spec.object.empty() ? std::string(spec.verb) : absl::StrCat(spec.verb, " ", spec.object);
-  if (!spec.argument.empty()) absl::StrAppend(&name, " [", spec.argument, "]");
+  std::string name = CommandWords(spec);
+  if (spec.argument_required) {
+    absl::StrAppend(&name, " ", spec.argument);
+  } else if (!spec.argument.empty()) {
+    absl::StrAppend(&name, " [", spec.argument, "]");
+  }
   return name;
 }
 
@@ -256,15 +273,72 @@ std::string AcceptedCommands() {
   return absl::StrJoin(names, ", ");
 }
 
-const CommandSpec* FindCommand(const std::vector<std::string>& words) {
+// The command whose fixed words start `words` (the longest such), whatever
+// follows them; null if none.
+const CommandSpec* FindCommandPrefix(const std::vector<std::string>& words) {
+  const CommandSpec* best = nullptr;
+  size_t best_words = 0;
   for (const CommandSpec& spec : kCommands) {
     const std::vector<std::string> object = ObjectWords(spec);
     const size_t fixed = 1 + object.size();
-    const bool size_ok = words.size() == fixed || (!spec.argument.empty() && words.size() == fixed + 1);
-    if (!size_ok || words[0] != spec.verb) continue;
-    if (std::equal(object.begin(), object.end(), words.begin() + 1)) return &spec;
+    if (words.size() < fixed || words[0] != spec.verb) continue;
+    if (!std::equal(object.begin(), object.end(), words.begin() + 1)) continue;
+    if (fixed > best_words) {
+      best = &spec;
+      best_words = fixed;
+    }
   }
-  return nullptr;
+  return best;
+}
+
+size_t FixedWords(const CommandSpec& spec) { return 1 + ObjectWords(spec).size(); }
+
+const CommandSpec* FindCommand(const std::vector<std::string>& words) {
+  const CommandSpec* spec = FindCommandPrefix(words);
+  if (spec == nullptr) return nullptr;
+  const size_t fixed = FixedWords(*spec);
+  const bool size_ok = words.size() == fixed || (!spec->argument.empty() && words.size() == fixed + 1);
+  return size_ok ? spec : nullptr;
+}
+
+// Why `command` (whose fixed words are `spec`'s) has the wrong arguments, or
+// OK. Every message names the command and the form it accepts.
+absl::Status CheckArguments(const CommandSpec& spec, const std::vector<std::string>& command) {
+  const size_t fixed = FixedWords(spec);
+  const size_t given = command.size() - fixed;
+  const std::string words = CommandWords(spec);
+  const std::string accepted = absl::StrCat(" (accepted: ", CommandName(spec), ")");
+  if (spec.argument.empty() && given > 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", words, "\" takes no argument, got \"", absl::StrJoin(command.begin() + fixed, command.end(), " "),
+        "\"", accepted));
+  }
+  if (given > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", words, "\" takes one ", spec.argument, ", got ", given, " arguments", accepted));
+  }
+  if (given == 0 && spec.argument_required) {
+    return absl::InvalidArgumentError(absl::StrCat("\"", words, "\" needs ", spec.argument, accepted));
+  }
+  if (given == 1 && spec.check_argument != nullptr) {
+    if (absl::Status s = spec.check_argument(command.back()); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("\"", words, "\": ", s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The same forms the speaker accepts (bgp/speaker/speaker_views.cc Routes):
+// a prefix without host bits, or an address (every prefix containing it).
+absl::Status CheckPrefixArgument(absl::string_view text) {
+  const std::string_view view(text.data(), text.size());
+  if (ParsePrefix(view).has_value() || ParseIpv4(view).has_value()) return absl::OkStatus();
+  std::string problem = absl::StrCat("\"", text, "\" is not a prefix or an address");
+  if (const std::optional<InterfaceAddress> with_host = ParseInterfaceAddress(view); with_host.has_value()) {
+    problem = absl::StrCat("\"", text, "\" has host bits set (did you mean ", ToString(with_host->subnet), "?)");
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      problem, "; accepted: a.b.c.d/len with no host bits, e.g. 198.51.100.0/24, or an address a.b.c.d"));
 }
 
 // ---- Cells. ----
@@ -392,7 +466,9 @@ absl::StatusOr<std::string> OptionValue(absl::string_view name, absl::string_vie
   if (absl::ConsumePrefix(&rest, name) && absl::ConsumePrefix(&rest, "=")) {
     return std::string(rest);
   }
-  if (i + 1 >= args.size()) return absl::InvalidArgumentError(absl::StrCat(name, " needs a value"));
+  if (i + 1 >= args.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(name, " needs a value (accepted: ", kOptionsAccepted, ")"));
+  }
   return args[++i];
 }
 
@@ -407,7 +483,9 @@ absl::Status ApplyOption(absl::string_view arg, const std::vector<std::string>& 
   } else if (arg == "--socket" || absl::StartsWith(arg, "--socket=")) {
     absl::StatusOr<std::string> value = OptionValue("--socket", arg, args, i);
     if (!value.ok()) return value.status();
-    if (value->empty()) return absl::InvalidArgumentError("--socket needs a non-empty path");
+    if (value->empty()) {
+      return absl::InvalidArgumentError("--socket needs a non-empty path (accepted: --socket PATH)");
+    }
     inv.socket = *value;
   } else if (arg == "--timeout" || absl::StartsWith(arg, "--timeout=")) {
     absl::StatusOr<std::string> value = OptionValue("--timeout", arg, args, i);
@@ -416,7 +494,7 @@ absl::Status ApplyOption(absl::string_view arg, const std::vector<std::string>& 
     if (!timeout.ok()) return timeout.status();
     inv.timeout = *timeout;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat("unknown option ", arg));
+    return absl::InvalidArgumentError(absl::StrCat("unknown option ", arg, " (accepted: ", kOptionsAccepted, ")"));
   }
   return absl::OkStatus();
 }
@@ -446,6 +524,9 @@ absl::StatusOr<CliInvocation> ParseCommandLine(const std::vector<std::string>& a
 }
 
 absl::StatusOr<json> BuildAdminRequest(const std::vector<std::string>& command) {
+  if (const CommandSpec* prefix = FindCommandPrefix(command); prefix != nullptr) {
+    if (absl::Status s = CheckArguments(*prefix, command); !s.ok()) return s;
+  }
   const CommandSpec* spec = FindCommand(command);
   if (spec == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("unknown command \"",
@@ -455,6 +536,17 @@ absl::StatusOr<json> BuildAdminRequest(const std::vector<std::string>& command) 
   json args = json::array();
   for (size_t i = 1; i < command.size(); ++i) args.push_back(command[i]);   // object words, then the argument
   return json{{"command", std::string(spec->verb)}, {"args", std::move(args)}};
+}
+
+std::optional<std::string> ResultError(const json& result) {
+  if (!result.is_object()) return std::nullopt;
+  const auto error = result.find("error");
+  if (error == result.end() || !error->is_string()) return std::nullopt;
+  return error->get<std::string>();
+}
+
+json ErrorJson(const std::string& message, int exit_status) {
+  return json{{"error", message}, {"exit_status", exit_status}};
 }
 
 std::string RenderResult(const std::vector<std::string>& command, const json& result) {

@@ -3,6 +3,7 @@
 // commands, and rendering of each command's result. main() only wires these
 // to AdminCall, so all of it is unit-tested directly.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,9 +33,20 @@ struct CliInvocation {
 absl::StatusOr<CliInvocation> ParseCommandLine(const std::vector<std::string>& args,
                                                const char* env_socket);
 
-// The admin request for a command, e.g. {"command":"show","args":["ports"]};
-// an unknown command is an error that lists the accepted ones.
+// The admin request for a command, e.g. {"command":"show","args":["ports"]}.
+// An unknown command is an error that lists the accepted ones; a known one
+// with a missing, extra or malformed argument (a PREFIX that is not one) is
+// an error naming the form that command accepts. Both are usage errors.
 absl::StatusOr<nlohmann::json> BuildAdminRequest(const std::vector<std::string>& command);
+
+// Some answers are {"ok":true} but report a problem inside the result (the
+// BGP speaker answers an unknown peer or a bad prefix that way, with an
+// empty list): that text, or nullopt when the result is an answer.
+std::optional<std::string> ResultError(const nlohmann::json& result);
+
+// What --json prints on stdout when a command fails: {"error": MESSAGE,
+// "exit_status": CODE}, so that a script reading stdout sees the failure.
+nlohmann::json ErrorJson(const std::string& message, int exit_status);
 
 // Human-readable rendering of a successful result of `command`.
 std::string RenderResult(const std::vector<std::string>& command, const nlohmann::json& result);

@@ -203,10 +203,13 @@ class BgpSectionParser {
     if (const auto it = seen.find("asn"); it != seen.end()) {
       ReadLocalAsn(it->second, JoinPath(path, "asn"));
     }
-    for (const absl::string_view key : {"asn", "router_id"}) {
+    const std::pair<absl::string_view, absl::string_view> required[] = {
+        {"asn", "our ASN, 1-4294967295 except the reserved ones, e.g. 65010"},
+        {"router_id", "a unicast IPv4 address, e.g. 198.18.0.1"}};
+    for (const auto& [key, rule] : required) {
       if (!seen.contains(key)) {
         diag_.Add(node, JoinPath(path, key),
-                  "missing required key when bgp is configured");
+                  "missing required key when bgp is configured", rule);
       }
     }
   }

@@ -151,7 +151,11 @@ class ConfigParser {
     // After everything else: a VIP must not be an address of a port, a
     // tunnel or a BGP session, and announce.peers names BGP peers.
     ReadSection(seen, "services", &ConfigParser::ReadServices);
-    if (root.IsNull() || root.IsMap()) RequireKey(seen, "ports", root, "");
+    if (root.IsNull() || root.IsMap()) {
+      RequireKey(seen, "ports", root, "",
+                 "a list of at least one port, e.g. ports: [{name: p0, "
+                 "interface: eth1}]");
+    }
     if (!diag_.empty()) return diag_.ToStatus();
     return std::move(config_);
   }
@@ -655,11 +659,32 @@ class ConfigParser {
   absl::flat_hash_map<std::string, std::string> route_owners_;
 };
 
-absl::Status SyntaxError(const std::string& source, const YAML::Exception& e) {
-  if (e.mark.is_null())
-    return absl::InvalidArgumentError(absl::StrCat(source, ": ", e.msg));
+// Whether line `index` (0-based) of `text` is indented with a tab, which
+// YAML forbids and yaml-cpp reports only as "illegal block entry" or the like.
+bool IndentedWithTab(absl::string_view text, int index) {
+  const std::vector<absl::string_view> lines = absl::StrSplit(text, '\n');
+  if (index < 0 || static_cast<size_t>(index) >= lines.size()) return false;
+  const absl::string_view line = lines[static_cast<size_t>(index)];
+  const size_t indent = line.find_first_not_of(" \t");
+  return line.substr(0, indent).find('\t') != absl::string_view::npos;
+}
+
+// yaml-cpp's own words ("end of sequence flow not found") do not say that
+// the file is not YAML at all, which is the first thing an operator needs.
+absl::Status SyntaxError(const std::string& source, absl::string_view text,
+                         const YAML::Exception& e) {
+  constexpr absl::string_view kWhat =
+      "is not valid YAML (accepted: YAML 1.2 block or flow syntax";
+  if (e.mark.is_null()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": ", e.msg, ": the file ", kWhat, ")"));
+  }
+  const absl::string_view hint = IndentedWithTab(text, e.mark.line)
+                                     ? "; indent with spaces, never tabs"
+                                     : "";
   return absl::InvalidArgumentError(absl::StrFormat(
-      "%s:%d:%d: %s", source, e.mark.line + 1, e.mark.column + 1, e.msg));
+      "%s:%d:%d: %s: the file %s%s)", source, e.mark.line + 1,
+      e.mark.column + 1, e.msg, kWhat, hint));
 }
 
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
@@ -791,7 +816,7 @@ absl::StatusOr<Config> LoadConfigText(const std::string& text,
     return ConfigParser(source).Parse(documents.empty() ? YAML::Node()
                                                         : documents.front());
   } catch (const YAML::Exception& e) {
-    return SyntaxError(source, e);
+    return SyntaxError(source, text, e);
   }
 }
 

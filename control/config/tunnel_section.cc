@@ -110,11 +110,16 @@ class TunnelReader {
     parsed.node = node;
     TunnelConfig& t = parsed.tunnel;
     EspVxlan esp_vxlan;
+    // An unknown type is reported once; the keys of a type not known are
+    // not checked (they would be checked against the default, vxlan).
+    bool type_ok = false;
     const Field fields[] = {
         {"name", [&](const YAML::Node& v, const std::string& p) { ReadName(v, p, &t.name); }},
         {"type",
          [&](const YAML::Node& v, const std::string& p) {
-           if (const auto choice = ReadChoice(v, p, kTypeNames, diag_)) t.type = kTypes[*choice];
+           const auto choice = ReadChoice(v, p, kTypeNames, diag_);
+           type_ok = choice.has_value();
+           if (choice) t.type = kTypes[*choice];
          }},
         {"local",
          [&](const YAML::Node& v, const std::string& p) {
@@ -174,7 +179,7 @@ class TunnelReader {
                                     {"overlay", kOverlayRule}}) {
       if (!seen.contains(key)) diag_.Add(node, JoinPath(path, key), "missing required key", rule);
     }
-    if (seen.contains("type")) CheckKindKeys(node, path, seen, esp_vxlan, t);
+    if (type_ok) CheckKindKeys(node, path, seen, esp_vxlan, t);
     if (seen.contains("local") && seen.contains("remote") && t.local == t.remote && parsed.has_remote) {
       diag_.Add(parsed.remote_node, JoinPath(path, "remote"), "is the same address as local",
                 "the peer's underlay address, different from ours");

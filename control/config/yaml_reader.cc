@@ -99,9 +99,9 @@ std::optional<std::string> NotUnicastReason(Ipv4Addr a) {
 
 // ---------------------------------------------------------------- wording
 
-// What a user probably meant: the closest candidate within
-// kSuggestionDistance edits, or one that the word extends ("warning" ->
-// "warn"), if any.
+// What a user probably meant: a candidate the word is the start of ("tcp"
+// -> "tcp_ports"), else the closest within kSuggestionDistance edits or one
+// that the word extends ("warning" -> "warn"), if any.
 std::optional<absl::string_view> ClosestMatch(
     absl::string_view word, std::span<const absl::string_view> candidates) {
   std::optional<absl::string_view> best;
@@ -109,8 +109,16 @@ std::optional<absl::string_view> ClosestMatch(
   for (const absl::string_view candidate : candidates) {
     const bool extends = candidate.size() >= kMinSuggestionPrefix &&
                          absl::StartsWith(word, candidate);
-    const size_t distance =
-        extends ? kSuggestionDistance : EditDistance(word, candidate);
+    // A key cut short ("tcp" for "tcp_ports", "mss" for "mss_clamp") is a
+    // stronger hint than a word two edits away.
+    const bool truncates = word.size() >= kMinSuggestionPrefix &&
+                           absl::StartsWith(candidate, word);
+    size_t distance = EditDistance(word, candidate);
+    if (truncates) {
+      distance = 1;
+    } else if (extends) {
+      distance = kSuggestionDistance;
+    }
     if (distance < best_distance) {
       best = candidate;
       best_distance = distance;
@@ -312,7 +320,9 @@ std::optional<Ipv4Prefix> PrefixFromText(const std::string& text,
   if (const auto with_host = ParseInterfaceAddress(text)) {
     diag.Add(node, path,
              absl::StrCat(text, " has host bits set (did you mean ",
-                          ToString(with_host->subnet), "?)"));
+                          ToString(with_host->subnet), "?)"),
+             "ADDRESS/LEN with every bit after LEN zero, e.g. "
+             "198.51.100.0/24");
     return std::nullopt;
   }
   diag.Add(node, path, absl::StrCat(Quote(text), " is not an IPv4 prefix"),

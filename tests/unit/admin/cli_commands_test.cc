@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -117,13 +118,53 @@ TEST(RenderResultTest, BgpRoutesExpandPaths) {
 
 TEST(BuildAdminRequestTest, UnknownCommandsListTheAcceptedOnes) {
   for (const std::vector<std::string>& words : std::vector<std::vector<std::string>>{
-           {"show"}, {"show", "bogus"}, {"reload", "now"}, {"frobnicate"}, {"show", "ports", "x"}}) {
+           {"show"}, {"show", "bogus"}, {"frobnicate"}}) {
     absl::StatusOr<json> request = BuildAdminRequest(words);
     ASSERT_FALSE(request.ok());
     EXPECT_THAT(std::string(request.status().message()),
                 AllOf(HasSubstr("unknown command"),
-                      HasSubstr("show ports, show routes, show fib, show drops, show stats, show bgp summary, show bgp neighbors [PEER], show bgp routes [PREFIX], show tunnels, show services, show flows, reload, service drain [NAME], service undrain [NAME]")));
+                      HasSubstr("show ports, show routes, show fib, show drops, show stats, show bgp summary, show bgp neighbors [PEER], show bgp routes [PREFIX], show tunnels, show services, show flows, reload, service drain NAME, service undrain NAME")));
   }
+}
+
+struct ArgumentCase {
+  std::vector<std::string> words;
+  std::string message;  // the whole usage error
+};
+
+// A known command with the wrong arguments is refused before anything is
+// sent, naming the command and the form it accepts.
+TEST(BuildAdminRequestTest, WrongArgumentsNameTheAcceptedForm) {
+  const ArgumentCase cases[] = {
+      {{"reload", "now"}, "\"reload\" takes no argument, got \"now\" (accepted: reload)"},
+      {{"show", "ports", "x", "y"}, "\"show ports\" takes no argument, got \"x y\" (accepted: show ports)"},
+      {{"service", "drain"}, "\"service drain\" needs NAME (accepted: service drain NAME)"},
+      {{"service", "undrain", "a", "b"},
+       "\"service undrain\" takes one NAME, got 2 arguments (accepted: service undrain NAME)"},
+      {{"show", "bgp", "routes", "198.51.100.0/33"},
+       "\"show bgp routes\": \"198.51.100.0/33\" is not a prefix or an address; accepted: a.b.c.d/len with no "
+       "host bits, e.g. 198.51.100.0/24, or an address a.b.c.d"},
+      {{"show", "bgp", "routes", "198.51.100.7/24"},
+       "\"show bgp routes\": \"198.51.100.7/24\" has host bits set (did you mean 198.51.100.0/24?); accepted: "
+       "a.b.c.d/len with no host bits, e.g. 198.51.100.0/24, or an address a.b.c.d"},
+  };
+  for (const ArgumentCase& c : cases) {
+    absl::StatusOr<json> request = BuildAdminRequest(c.words);
+    ASSERT_FALSE(request.ok()) << c.message;
+    EXPECT_EQ(request.status().message(), c.message);
+  }
+  EXPECT_TRUE(BuildAdminRequest({"show", "bgp", "routes", "198.51.100.7"}).ok());
+  EXPECT_TRUE(BuildAdminRequest({"service", "drain", "web"}).ok());
+}
+
+// The speaker answers an unknown peer or a bad prefix inside an "ok"
+// result; isthmusctl must treat that as a failure, not an empty table.
+TEST(ResultErrorTest, FindsTheErrorInsideAResult) {
+  EXPECT_EQ(ResultError(json{{"neighbors", json::array()}, {"error", "no such peer: x"}}), "no such peer: x");
+  EXPECT_EQ(ResultError(json{{"neighbors", json::array()}}), std::nullopt);
+  EXPECT_EQ(ResultError(json::array()), std::nullopt);
+  EXPECT_EQ(ResultError(json{{"error", 3}}), std::nullopt);
+  EXPECT_EQ(ErrorJson("boom", kExitFailure), (json{{"error", "boom"}, {"exit_status", 1}}));
 }
 
 const json kPorts = json::parse(R"([

@@ -144,17 +144,27 @@ TEST_F(IsthmusctlTest, DaemonErrorIsPrintedAsIsWithExitCode1) {
   EXPECT_THAT(r.out, IsEmpty());
 }
 
+TEST_F(IsthmusctlTest, JsonDaemonErrorIsAnErrorObjectOnStdout) {
+  const RunResult r = RunCtl(dir_, {"--socket", socket_path_, "--json", "reload"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, std::string(kReloadError) + "\n");
+  EXPECT_EQ(json::parse(r.out, nullptr, false), (json{{"error", kReloadError}, {"exit_status", 1}}));
+}
+
 TEST_F(IsthmusctlTest, UnknownCommandIsAUsageErrorWithExitCode2) {
   const RunResult r = RunCtl(dir_, {"--socket", socket_path_, "show", "bogus"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("unknown command \"show bogus\""));
-  EXPECT_THAT(r.err, HasSubstr("show ports, show routes, show fib, show drops, show stats, show bgp summary, show bgp neighbors [PEER], show bgp routes [PREFIX], show tunnels, show services, show flows, reload, service drain [NAME], service undrain [NAME]"));
+  EXPECT_THAT(r.err, HasSubstr("show ports, show routes, show fib, show drops, show stats, show bgp summary, show bgp neighbors [PEER], show bgp routes [PREFIX], show tunnels, show services, show flows, reload, service drain NAME, service undrain NAME"));
 }
 
 TEST_F(IsthmusctlTest, BadOptionIsAUsageErrorWithExitCode2) {
   const RunResult r = RunCtl(dir_, {"--timeout", "-3", "show", "ports"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, HasSubstr("usage: isthmusctl"));
+  EXPECT_EQ(r.err,
+            "isthmusctl: --timeout \"-3\" must be a number of seconds above 0 and at most 3600; see isthmusctl "
+            "--help\n");
+  EXPECT_THAT(r.out, IsEmpty());
 }
 
 TEST(IsthmusctlStandaloneTest, NoDaemonExitsWith1AndSaysWhy) {
