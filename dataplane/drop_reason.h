@@ -33,8 +33,25 @@ namespace isthmus {
     "next hop MAC unknown and the resolution queue was full")                        \
   X(kMtuExceeded, "mtu_exceeded", "packet larger than the egress MTU with DF set")   \
   X(kTxFull, "tx_full", "egress queue full, packet not sent")                        \
-  X(kPuntFull, "punt_full", "exception path to the kernel is full or rate-limited")  \
   X(kPuntUnavailable, "punt_unavailable", "no exception interface to hand the packet to") \
+  X(kPuntLimitedLocal, "punt_limited_local",                                       \
+    "over the punt rate of class local (dataplane.punt_class_rate_pps)")             \
+  X(kPuntLimitedTtlExpired, "punt_limited_ttl_expired",                             \
+    "over the punt rate of class ttl_expired (dataplane.punt_class_rate_pps)")       \
+  X(kPuntLimitedIpOptions, "punt_limited_ip_options",                               \
+    "over the punt rate of class ip_options (dataplane.punt_class_rate_pps)")        \
+  X(kPuntLimitedMulticastBroadcast, "punt_limited_multicast_broadcast",             \
+    "over the punt rate of class multicast_broadcast (dataplane.punt_class_rate_pps)") \
+  X(kPuntLimitedArp, "punt_limited_arp",                                            \
+    "over the punt rate of class arp (dataplane.punt_class_rate_pps)")               \
+  X(kPuntLimitedFragNeeded, "punt_limited_frag_needed",                             \
+    "over the punt rate of class frag_needed (dataplane.punt_class_rate_pps)")       \
+  X(kPuntLimitedControl, "punt_limited_control",                                    \
+    "over the punt rate of class control: traffic from a BGP peer (dataplane.punt_class_rate_pps)") \
+  X(kPuntLimitedIcmp, "punt_limited_icmp",                                          \
+    "over the punt rate of class icmp (dataplane.punt_class_rate_pps)")              \
+  X(kPuntLimitedNonIpv4, "punt_limited_non_ipv4",                                   \
+    "over the punt rate of class non_ipv4, XDP only (dataplane.punt_class_rate_pps)") \
   X(kFromKernelUnroutable, "from_kernel_unroutable",                                 \
     "packet from the exception interface that has no port to leave by")              \
   X(kKernelHasCopy, "kernel_has_copy",                                              \
@@ -120,7 +137,10 @@ enum class DropReason : uint8_t {
   X(kIpOptions, "ip_options", "IPv4 options: the kernel's slow path forwards them")  \
   X(kMulticastBroadcast, "multicast_broadcast", "multicast or limited broadcast destination") \
   X(kArp, "arp", "ARP (the kernel owns neighbour resolution)")                       \
-  X(kFragNeeded, "frag_needed", "larger than the egress MTU: the kernel fragments or sends ICMP")
+  X(kFragNeeded, "frag_needed", "larger than the egress MTU: the kernel fragments or sends ICMP") \
+  X(kControl, "control", "addressed to the appliance from a configured BGP peer (its own rate budget)") \
+  X(kIcmp, "icmp", "ICMP addressed to the appliance, not from a BGP peer")           \
+  X(kNonIpv4, "non_ipv4", "non-IPv4 frames the XDP program leaves to the kernel (IPv6, LLDP)")
 
 enum class PuntReason : uint8_t {
 #define ISTHMUS_X(id, name, help) id,
@@ -151,5 +171,23 @@ inline constexpr std::array<ReasonInfo, kPuntReasonCount> kPuntReasonInfo = {{
 
 constexpr std::string_view Name(DropReason r) { return kDropReasonInfo[static_cast<size_t>(r)].name; }
 constexpr std::string_view Name(PuntReason r) { return kPuntReasonInfo[static_cast<size_t>(r)].name; }
+
+// The punt_limited_* drop reasons follow the punt reasons one for one, so a
+// punt class's rate-limit drop is found by offset.
+constexpr DropReason PuntLimitedDrop(PuntReason r) {
+  return static_cast<DropReason>(static_cast<size_t>(DropReason::kPuntLimitedLocal) + static_cast<size_t>(r));
+}
+
+constexpr bool PuntLimitedDropsMatchPuntReasons() {
+  constexpr std::string_view kPrefix = "punt_limited_";
+  for (size_t i = 0; i < kPuntReasonCount; ++i) {
+    const std::string_view drop = Name(PuntLimitedDrop(static_cast<PuntReason>(i)));
+    if (drop.substr(0, kPrefix.size()) != kPrefix || drop.substr(kPrefix.size()) != kPuntReasonInfo[i].name) {
+      return false;
+    }
+  }
+  return true;
+}
+static_assert(PuntLimitedDropsMatchPuntReasons(), "punt_limited_* drop reasons must follow ISTHMUS_PUNT_REASONS");
 
 }  // namespace isthmus

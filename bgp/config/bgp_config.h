@@ -4,12 +4,14 @@
 // matches and says accept or reject decides (like a route-map).
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "bgp/core/types.h"
 #include "control/config/ipv4.h"
+#include "control/config/secret_file.h"
 
 namespace isthmus::bgp {
 
@@ -73,6 +75,26 @@ struct MaxPrefix {
 
 enum class PeerRole : uint8_t { kPeer, kRouteServer };
 
+// RFC 2385 TCP MD5 signature password, as read from its key file (never
+// written inline in the configuration). Shared, immutable and held in a
+// no-dump buffer; two passwords are equal when their bytes are, so a
+// reload that re-reads an unchanged file changes nothing.
+struct TcpMd5Password {
+  std::shared_ptr<const SecretBytes> bytes;  // null: no password
+  bool configured() const { return bytes != nullptr; }
+  friend bool operator==(const TcpMd5Password& a, const TcpMd5Password& b) {
+    if (a.bytes == nullptr || b.bytes == nullptr) return a.bytes == b.bytes;
+    return a.bytes->SameBytes(*b.bytes);
+  }
+};
+
+// Linux accepts TCP-MD5 passwords of 1 to 80 bytes (TCP_MD5SIG_MAXKEYLEN).
+inline constexpr size_t kTcpMd5MaxPasswordLen = 80;
+// The data plane keeps every peer's address in the punt class `control`
+// (dataplane/worker/punt_limiter.h, and the XDP program's map of the same
+// size), so the config refuses more peers than that holds.
+inline constexpr size_t kMaxPeers = 256;
+
 struct PeerConfig {
   std::string name;
   Ipv4Addr address;
@@ -84,6 +106,8 @@ struct PeerConfig {
   bool passive = false;
   uint8_t multihop_ttl = 1;                   // eBGP multihop: TTL of our packets (ARS: 2+)
   bool gtsm = false;                          // RFC 5082 (incompatible with multihop > 1)
+  std::string tcp_md5_key_file;               // RFC 2385 password file; empty: no TCP-MD5
+  TcpMd5Password tcp_md5;                     // its content, read at config load
   uint16_t hold_time_s = 180;
   uint16_t keepalive_s = 60;
   uint16_t connect_retry_s = 30;

@@ -8,8 +8,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
+#include "bgp/session/transport.h"
 #include "spdlog/spdlog.h"
 
 namespace isthmus::bgp {
@@ -62,6 +64,35 @@ absl::StatusOr<std::unique_ptr<Listener>> Listener::Create(EventLoop* loop,
 Listener::~Listener() {
   loop_->RemoveFd(fd_);
   close(fd_);
+}
+
+absl::Status Listener::SetMd5Keys(const std::vector<std::pair<Ipv4Addr, TcpMd5Password>>& keys) {
+  absl::Status first;
+  auto keep = [&first](absl::Status s) {
+    if (first.ok()) first = std::move(s);
+  };
+  absl::flat_hash_map<uint32_t, TcpMd5Password> wanted;
+  for (const auto& [peer, password] : keys) {
+    if (password.configured()) wanted[peer.value] = password;
+  }
+  for (auto it = md5_keys_.begin(); it != md5_keys_.end();) {
+    auto next = std::next(it);
+    if (!wanted.contains(it->first)) {
+      keep(SetTcpMd5(fd_, Ipv4Addr{it->first}, {}));
+      md5_keys_.erase(it);
+    }
+    it = next;
+  }
+  for (const auto& [addr, password] : wanted) {
+    auto it = md5_keys_.find(addr);
+    if (it != md5_keys_.end() && it->second == password) continue;
+    if (absl::Status s = SetTcpMd5(fd_, Ipv4Addr{addr}, password.bytes->view()); !s.ok()) {
+      keep(std::move(s));
+      continue;
+    }
+    md5_keys_[addr] = password;
+  }
+  return first;
 }
 
 void Listener::AcceptAll() {

@@ -132,8 +132,10 @@ void Session::Reconfigure(const PeerConfig& config) { config_ = config; }
 
 bool Session::NeedsReset(const PeerConfig& before, const PeerConfig& after) {
   auto session_fields = [](const PeerConfig& p) {
+    // A new TCP-MD5 password resets the session: the established socket
+    // keeps the old key, and both ends rarely change theirs at one instant.
     return std::tie(p.address, p.remote_as, p.source, p.passive, p.multihop_ttl, p.gtsm,
-                    p.hold_time_s, p.keepalive_s, p.graceful_restart, p.port);
+                    p.tcp_md5, p.hold_time_s, p.keepalive_s, p.graceful_restart, p.port);
   };
   return session_fields(before) != session_fields(after);
 }

@@ -51,6 +51,7 @@ absl::StatusOr<Ipv4Addr> AddressOf(int fd, bool local) {
 SocketOptions SocketOptionsFor(const PeerConfig& peer, bool ibgp) {
   SocketOptions options;
   options.source = peer.source;
+  options.md5 = peer.tcp_md5;
   const uint8_t hops = std::max<uint8_t>(peer.multihop_ttl, 1);
   if (peer.gtsm) {
     options.ttl = kMaxTtl;
@@ -74,6 +75,28 @@ absl::Status ApplySocketOptions(int fd, const SocketOptions& options) {
   return absl::OkStatus();
 }
 
+absl::Status SetTcpMd5(int fd, Ipv4Addr peer, std::string_view password) {
+  if (password.size() > TCP_MD5SIG_MAXKEYLEN) {
+    return absl::InvalidArgumentError(absl::StrCat("TCP-MD5 password for ", ToString(peer), " is ",
+                                                   password.size(), " bytes; at most ",
+                                                   TCP_MD5SIG_MAXKEYLEN, " are accepted"));
+  }
+  tcp_md5sig sig{};
+  const sockaddr_in addr = MakeSockaddr(peer, 0);
+  static_assert(sizeof(addr) <= sizeof(sig.tcpm_addr));
+  std::memcpy(&sig.tcpm_addr, &addr, sizeof(addr));
+  sig.tcpm_keylen = static_cast<uint16_t>(password.size());
+  std::memcpy(sig.tcpm_key, password.data(), password.size());
+  const int rc = setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, &sig, sizeof(sig));
+  const int err = errno;
+  explicit_bzero(sig.tcpm_key, sizeof(sig.tcpm_key));  // the kernel has its own copy now
+  // Deleting a key the socket does not have: already in the wanted state.
+  if (rc != 0 && !(password.empty() && err == ENOENT)) {
+    return ErrnoStatus(absl::StrCat("TCP_MD5SIG for ", ToString(peer)), err);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int> StartConnect(Ipv4Addr remote, uint16_t port, const SocketOptions& options) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return ErrnoStatus("socket", errno);
@@ -82,6 +105,10 @@ absl::StatusOr<int> StartConnect(Ipv4Addr remote, uint16_t port, const SocketOpt
     return s;
   };
   if (auto s = ApplySocketOptions(fd, options); !s.ok()) return fail(s);
+  // Before connect(): RFC 2385 signs the SYN too.
+  if (options.md5.configured()) {
+    if (auto s = SetTcpMd5(fd, remote, options.md5.bytes->view()); !s.ok()) return fail(s);
+  }
   if (options.source.has_value()) {
     // Choose the port at connect() time, so many sessions from one source
     // address do not exhaust the ephemeral range on bind().

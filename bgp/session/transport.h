@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -21,6 +22,7 @@ struct SocketOptions {
   std::optional<Ipv4Addr> source;    // bind before connect
   std::optional<uint8_t> ttl;        // IP_TTL; nullopt: kernel default (iBGP)
   std::optional<uint8_t> min_ttl;    // IP_MINTTL (GTSM)
+  TcpMd5Password md5;                // RFC 2385, set before connect()
   friend bool operator==(const SocketOptions&, const SocketOptions&) = default;
 };
 
@@ -30,7 +32,17 @@ struct SocketOptions {
 SocketOptions SocketOptionsFor(const PeerConfig& peer, bool ibgp);
 
 // TCP_NODELAY (a KEEPALIVE must not wait behind Nagle), IP_TTL, IP_MINTTL.
+// Not the MD5 password: an accepted socket inherits its key from the
+// listening socket, and StartConnect sets it on the active one.
 [[nodiscard]] absl::Status ApplySocketOptions(int fd, const SocketOptions& options);
+
+// RFC 2385 on socket `fd`: every segment exchanged with `peer` is signed
+// and verified with `password` (setsockopt TCP_MD5SIG; the kernel keeps a
+// key per peer address, so on a listening socket this covers the
+// connections that peer opens). An empty password removes the key for
+// `peer`; removing a key that is not there is not an error. Errors carry
+// the peer address, never the password.
+[[nodiscard]] absl::Status SetTcpMd5(int fd, Ipv4Addr peer, std::string_view password);
 
 // A non-blocking socket with connect() in progress (or done); the caller
 // waits for EPOLLOUT and then calls ConnectResult.

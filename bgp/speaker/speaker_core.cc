@@ -216,7 +216,21 @@ absl::Status SpeakerCore::StartListener() {
                        [this](int fd, Ipv4Addr from) { OnIncomingConnection(fd, from); });
   if (!listener.ok()) return listener.status();
   listener_ = std::move(*listener);
+  SyncListenerMd5Keys();
   return absl::OkStatus();
+}
+
+// RFC 2385: the listening socket carries one key per peer that has a
+// password, so that peer's SYNs are verified before accept().
+void SpeakerCore::SyncListenerMd5Keys() {
+  if (listener_ == nullptr) return;
+  std::vector<std::pair<Ipv4Addr, TcpMd5Password>> keys;
+  for (const PeerConfig& pc : config_.peers) {
+    if (pc.tcp_md5.configured()) keys.emplace_back(pc.address, pc.tcp_md5);
+  }
+  if (absl::Status s = listener_->SetMd5Keys(keys); !s.ok()) {
+    spdlog::error("bgp: listener TCP-MD5 keys: {}", s.message());
+  }
 }
 
 void SpeakerCore::OnIncomingConnection(int fd, Ipv4Addr from) {
@@ -769,6 +783,8 @@ absl::Status SpeakerCore::Reconfigure(const BgpConfig& next) {
     listener_.reset();
     if (absl::Status s = StartListener(); !s.ok()) spdlog::error("bgp: listener: {}", s.message());
   }
+  // Keys first: a peer reset by a new password reconnects with the new one.
+  SyncListenerMd5Keys();
   ReconcilePeers(policies_changed);
   SyncOrigination();
   // A drain in progress follows a new shutdown mode at once.

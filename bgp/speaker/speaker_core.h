@@ -155,6 +155,7 @@ class SpeakerCore {
   void RemovePeer(PeerId id, uint8_t cease_subcode, const std::string& reason);
   void CancelPeerTimers(Peer& peer);
   [[nodiscard]] absl::Status StartListener();
+  void SyncListenerMd5Keys();
   void OnIncomingConnection(int fd, Ipv4Addr from);
   void ReconcilePeers(bool policies_changed);
   void UpdatePeerInPlace(Peer& peer, const PeerConfig& next, bool policies_changed, bool& export_changed);

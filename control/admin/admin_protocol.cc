@@ -12,10 +12,12 @@ constexpr absl::string_view kArgsKey = "args";
 
 // nlohmann::json reports syntax errors by exception; this is the one place
 // the admin code lets one happen, and it is turned into a value right here.
+// Not only parse_error: a number beyond double's range ("1e999") throws
+// out_of_range, which would otherwise end the control thread.
 absl::StatusOr<nlohmann::json> ParseJson(absl::string_view text) {
   try {
     return nlohmann::json::parse(std::string_view(text.data(), text.size()));
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("request is not valid JSON: ", e.what()));
   }
 }

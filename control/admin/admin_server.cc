@@ -67,6 +67,45 @@ absl::Status EnsureParentDirectory(const std::string& socket_path) {
   return absl::OkStatus();
 }
 
+}  // namespace
+
+absl::Status CheckSocketDirectory(const std::string& dir, mode_t mode, uid_t owner, uid_t daemon_uid) {
+  constexpr absl::string_view kAccepted =
+      "accepted: a directory owned by root or the daemon's user that neither group nor others may "
+      "write (e.g. 0750 or 0755, as /run/isthmus is made)";
+  if (!S_ISDIR(mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("admin socket directory ", dir, " exists but is not a directory; ", kAccepted));
+  }
+  // Whoever may write the directory may rename a socket of their own over
+  // ours, and isthmusctl (run as root) would then talk to an impostor.
+  if ((mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return absl::PermissionDeniedError(absl::StrFormat(
+        "admin socket directory %s has mode %04o, which lets group or others write it; %s", dir,
+        mode & 07777, kAccepted));
+  }
+  if (owner != 0 && owner != daemon_uid) {
+    return absl::PermissionDeniedError(absl::StrFormat(
+        "admin socket directory %s is owned by uid %u (the daemon runs as uid %u); %s", dir, owner,
+        daemon_uid, kAccepted));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// The socket's directory, after EnsureParentDirectory (stat follows a
+// symlink: what matters is the directory the socket is bound in).
+absl::Status CheckParentDirectory(const std::string& socket_path) {
+  const std::filesystem::path dir = std::filesystem::path(socket_path).parent_path();
+  const std::string parent = dir.empty() ? std::string(".") : dir.string();
+  struct stat st {};
+  if (::stat(parent.c_str(), &st) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("cannot inspect admin socket directory ", parent));
+  }
+  return CheckSocketDirectory(parent, st.st_mode, st.st_uid, ::geteuid());
+}
+
 // Whether a process accepts connections on `path` right now. A full backlog
 // (EAGAIN) also means someone is listening.
 absl::StatusOr<bool> SomeoneAnswers(const std::string& path, const sockaddr_un& addr) {
@@ -171,6 +210,7 @@ absl::Status AdminServer::Start() {
   absl::StatusOr<sockaddr_un> addr = UnixSocketAddress(socket_path_);
   if (!addr.ok()) return addr.status();
   if (absl::Status s = EnsureParentDirectory(socket_path_); !s.ok()) return s;
+  if (absl::Status s = CheckParentDirectory(socket_path_); !s.ok()) return s;
   if (absl::Status s = ClaimSocketPath(socket_path_, *addr); !s.ok()) return s;
   absl::StatusOr<ScopedFd> listen_fd = BindAndListen(socket_path_);
   if (!listen_fd.ok()) return listen_fd.status();

@@ -28,10 +28,18 @@ struct AdminServerOptions {
   size_t max_clients = 16;
 };
 
+// The rule for the socket's directory, on its stat data (testable for any
+// mode and owner): a directory, not writable by group or others, owned by
+// root or `daemon_uid`. The error names the directory, its mode and what is
+// accepted.
+[[nodiscard]] absl::Status CheckSocketDirectory(const std::string& dir, mode_t mode, uid_t owner,
+                                                uid_t daemon_uid);
+
 class AdminServer {
  public:
-  // Creates the parent directory (mode 0750) if missing and listens on
-  // `socket_path` with mode 0600. Fails if another process answers on that
+  // Creates the parent directory (mode 0750) if missing, refuses one that
+  // fails CheckSocketDirectory, and listens on `socket_path` with mode 0600
+  // (only root and the daemon's user may connect). Fails if another process answers on that
   // path; a stale socket file left by a crash is replaced. Refuses to remove
   // anything at that path that is not a socket.
   static absl::StatusOr<std::unique_ptr<AdminServer>> Listen(const std::string& socket_path,

@@ -122,8 +122,16 @@ constexpr ColumnSpec kWorkerColumns[] = {
     {"IDLE-POLLS", "idle_polls", kR},
     {"RX-PACKETS", "rx_packets", kR},
     {"TX-PACKETS", "tx_packets", kR},
+    {"STALLS", "stalls", kR},
+    {"LONGEST-GAP-MS", "longest_loop_gap_ms", kR},
 };
-constexpr TableSpec kStatsTables[] = {{"Workers:", "workers", "", kWorkerColumns}};
+constexpr ColumnSpec kMempoolColumns[] = {
+    {"MEMPOOL", "name"},
+    {"SIZE", "size", kR},
+    {"IN-USE", "in_use", kR},
+};
+constexpr TableSpec kStatsTables[] = {{"Workers:", "workers", "", kWorkerColumns},
+                                      {"Mempools:", "mempools", "", kMempoolColumns}};
 
 constexpr FieldSpec kBgpSummaryFields[] = {{"local AS", "asn"}, {"router id", "router_id"}};
 constexpr ColumnSpec kBgpPeerColumns[] = {
@@ -232,7 +240,7 @@ constexpr CommandSpec kCommands[] = {
     {"show", "routes", "configured and connected routes", {{}, kRouteTables}},
     {"show", "fib", "forwarding table as the workers see it", {kFibFields, kFibTables}},
     {"show", "drops", "drop and punt counters by reason", {{}, kDropTables}},
-    {"show", "stats", "daemon and worker statistics", {kStatsFields, kStatsTables}},
+    {"show", "stats", "daemon and worker statistics, stalls, mempool use", {kStatsFields, kStatsTables}},
     {"show", "bgp summary", "BGP peers, states and prefix counts", {kBgpSummaryFields, kBgpSummaryTables}},
     {"show", "bgp neighbors", "BGP peers in detail (--json for everything)", {{}, kBgpNeighborTables}, nullptr,
      "PEER"},

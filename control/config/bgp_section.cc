@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
+#include <string_view>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -17,6 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "control/config/secret_file.h"
 
 namespace isthmus::config_internal {
 namespace {
@@ -636,6 +639,12 @@ class BgpSectionParser {
   // -------------------------------------------------------- peers
 
   void ReadPeers(const YAML::Node& node, const std::string& path) {
+    if (node.IsSequence() && node.size() > bgp::kMaxPeers) {
+      diag_.Add(node, path, absl::StrCat(node.size(), " peers"),
+                absl::StrCat("at most ", bgp::kMaxPeers,
+                             " peers (the punt class control tracks each peer's address)"));
+      return;
+    }
     ForEachElement(node, path, "a list of peers", diag_,
                    [&](const YAML::Node& v, const std::string& p) {
                      ReadPeer(v, p);
@@ -679,6 +688,10 @@ class BgpSectionParser {
         BoolField("passive", &peer.passive),
         UintField("multihop", {1, kMaxTtl}, &peer.multihop_ttl),
         BoolField("gtsm", &peer.gtsm),
+        {"tcp_md5_key_file",
+         [&](const YAML::Node& v, const std::string& p) {
+           ReadTcpMd5KeyFile(v, p, &peer);
+         }},
         {"hold_time", nullptr},
         {"keepalive", nullptr},
         UintField("connect_retry", {1, kMaxTimerSeconds},
@@ -709,6 +722,51 @@ class BgpSectionParser {
     CheckMaxAdvertised(seen, path, peer);
     bgp_.peers.push_back(std::move(peer));
     peer_nodes_.push_back({node, path, bgp_.peers.back().name});
+  }
+
+  // RFC 2385: the password lives in a file of its own (mode 0600 or 0400,
+  // owned by root or the daemon's user) so that the main configuration
+  // holds no secret. Read here, so a bad file refuses the load or reload.
+  void ReadTcpMd5KeyFile(const YAML::Node& node, const std::string& path,
+                         PeerConfig* peer) {
+    constexpr absl::string_view kRule =
+        "an absolute path to a regular file of mode 0600 or 0400, owned by "
+        "root or the daemon's user, holding the password (1-80 bytes; one "
+        "trailing newline is ignored)";
+    constexpr char kWhat[] = "TCP-MD5 key file";
+    // The password plus a "\r\n" that an editor may have added.
+    constexpr size_t kMaxFileBytes = bgp::kTcpMd5MaxPasswordLen + 2;
+    const auto file = ReadString(node, path, kRule, diag_);
+    if (!file) return;
+    if (file->empty() || file->front() != '/') {
+      diag_.Add(node, path, absl::StrCat(Quote(*file), " is not an absolute path"), kRule);
+      return;
+    }
+    absl::StatusOr<SecretBytes> text = ReadSecretFile(*file, kWhat, kMaxFileBytes);
+    if (!text.ok()) {
+      diag_.Add(node, path, text.status().message(), kRule);
+      return;
+    }
+    std::string_view password = text->view();
+    if (!password.empty() && password.back() == '\n') {
+      password.remove_suffix(1);
+      if (!password.empty() && password.back() == '\r') password.remove_suffix(1);
+    }
+    // Lengths only: the message must not carry any byte of the password.
+    if (password.empty() || password.size() > bgp::kTcpMd5MaxPasswordLen) {
+      diag_.Add(node, path,
+                absl::StrCat(kWhat, " ", *file, " holds a password of ", password.size(),
+                             " bytes"),
+                kRule);
+      return;
+    }
+    absl::StatusOr<SecretBytes> bytes = SecretBytes::Copy(password);
+    if (!bytes.ok()) {
+      diag_.Add(node, path, bytes.status().message(), kRule);
+      return;
+    }
+    peer->tcp_md5_key_file = *file;
+    peer->tcp_md5.bytes = std::make_shared<const SecretBytes>(*std::move(bytes));
   }
 
   void RequireKeys(const SeenKeys& seen, const YAML::Node& node,

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -217,6 +218,8 @@ class ConfigParser {
            ReadInterfaceName(v, p, &dp.punt_interface);
          }},
         UintField("punt_rate_pps", {0, kMaxPuntRatePps}, &dp.punt_rate_pps),
+        {"punt_class_rate_pps",
+         [&](const YAML::Node& v, const std::string& p) { ReadPuntClassRates(v, p); }},
         UintField("fib_max_routes", {1, kMaxFibRoutes}, &dp.fib_max_routes),
         UintField("fib_tbl8_groups", {1, kMaxTbl8Groups}, &dp.fib_tbl8_groups),
         {"eal_args",
@@ -232,6 +235,22 @@ class ConfigParser {
                              dp.workers, " workers"),
                 "one CPU id per worker, or an empty list");
     }
+  }
+
+  // A map from punt class name (the punt reasons) to its packets per second.
+  void ReadPuntClassRates(const YAML::Node& node, const std::string& path) {
+    auto& rates = config_.dataplane.punt_class_rate_pps;
+    rates.fill(std::nullopt);
+    std::array<Field, kPuntReasonCount> fields;
+    for (size_t i = 0; i < kPuntReasonCount; ++i) {
+      const std::string_view name = kPuntReasonInfo[i].name;
+      fields[i] = {absl::string_view(name.data(), name.size()), [this, &rates, i](const YAML::Node& v, const std::string& p) {
+                     if (const auto x = ReadUint(v, p, {0, kMaxPuntRatePps}, diag_)) {
+                       rates[i] = static_cast<uint32_t>(*x);
+                     }
+                   }};
+    }
+    WalkMap(node, path, fields, /*allow_empty=*/true, diag_);
   }
 
   void ReadWorkerCpus(const YAML::Node& node, const std::string& path) {
@@ -675,16 +694,86 @@ absl::Status SyntaxError(const std::string& source, absl::string_view text,
                          const YAML::Exception& e) {
   constexpr absl::string_view kWhat =
       "is not valid YAML (accepted: YAML 1.2 block or flow syntax";
+  // yaml-cpp quotes the offending character, which may be a line break.
+  const std::string msg = config_internal::OneLine(e.msg);
   if (e.mark.is_null()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(source, ": ", e.msg, ": the file ", kWhat, ")"));
+        absl::StrCat(source, ": ", msg, ": the file ", kWhat, ")"));
   }
   const absl::string_view hint = IndentedWithTab(text, e.mark.line)
                                      ? "; indent with spaces, never tabs"
                                      : "";
   return absl::InvalidArgumentError(absl::StrFormat(
       "%s:%d:%d: %s: the file %s%s)", source, e.mark.line + 1,
-      e.mark.column + 1, e.msg, kWhat, hint));
+      e.mark.column + 1, msg, kWhat, hint));
+}
+
+// YAML 1.2 (5.1) allows only printable Unicode in a stream: tab, line
+// breaks, U+0020-U+007E, U+0085, U+00A0-U+D7FF, U+E000-U+FFFD and the
+// planes above, encoded as UTF-8 here. Checked before yaml-cpp sees the
+// text: yaml-cpp 0.7 does not return (and grows by gigabytes) on some small
+// inputs with control characters or broken UTF-8, which the config fuzzer
+// found (tests/fuzz/regressions/config/yaml_cpp_*). A config file is text,
+// so refusing such bytes with their position costs an operator nothing.
+absl::Status CheckYamlCharacters(const std::string& source,
+                                 absl::string_view text) {
+  int line = 1;
+  int column = 1;
+  size_t i = 0;
+  const auto refuse = [&](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s:%d:%d: %s: the file is not valid YAML (accepted: printable UTF-8 "
+        "text, tabs and line breaks; YAML 1.2 5.1)",
+        source, line, column, what));
+  };
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    uint32_t cp = 0;
+    size_t len = 1;
+    if (lead < 0x80) {
+      cp = lead;
+    } else if (lead >= 0xC2 && lead <= 0xDF) {
+      cp = lead & 0x1Fu;
+      len = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      cp = lead & 0x0Fu;
+      len = 3;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      cp = lead & 0x07u;
+      len = 4;
+    } else {
+      return refuse(absl::StrFormat("byte 0x%02X is not UTF-8", lead));
+    }
+    if (i + len > text.size()) return refuse("UTF-8 sequence cut short");
+    for (size_t k = 1; k < len; ++k) {
+      const auto cont = static_cast<unsigned char>(text[i + k]);
+      if ((cont & 0xC0u) != 0x80u) {
+        return refuse(absl::StrFormat("byte 0x%02X is not UTF-8", lead));
+      }
+      cp = (cp << 6) | (cont & 0x3Fu);
+    }
+    // Overlong forms and surrogates are not UTF-8 either.
+    const bool overlong = (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
+    if (overlong || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
+      return refuse(absl::StrFormat("byte 0x%02X is not UTF-8", lead));
+    }
+    const bool printable =
+        cp == 0x09 || cp == 0x0A || cp == 0x0D || (cp >= 0x20 && cp <= 0x7E) ||
+        cp == 0x85 || (cp >= 0xA0 && cp <= 0xD7FF) ||
+        (cp >= 0xE000 && cp <= 0xFFFD && (cp != 0xFEFF || i == 0)) ||
+        cp >= 0x10000;
+    if (!printable) {
+      return refuse(absl::StrFormat("character U+%04X is not allowed", cp));
+    }
+    if (cp == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+    i += len;
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
@@ -768,6 +857,12 @@ std::optional<ListenAddress> ParseListenAddress(std::string_view input) {
                        .port = static_cast<uint16_t>(*port)};
 }
 
+std::array<uint32_t, kPuntReasonCount> EffectivePuntRates(const DataplaneConfig& dp) {
+  std::array<uint32_t, kPuntReasonCount> rates;
+  for (size_t i = 0; i < kPuntReasonCount; ++i) rates[i] = dp.punt_class_rate_pps[i].value_or(dp.punt_rate_pps);
+  return rates;
+}
+
 std::string_view ToString(TunnelType t) {
   switch (t) {
     case TunnelType::kVxlan: return "vxlan";
@@ -802,6 +897,7 @@ std::string_view ToString(PortDriver d) {
 
 absl::StatusOr<Config> LoadConfigText(const std::string& text,
                                       const std::string& source) {
+  if (absl::Status s = CheckYamlCharacters(source, text); !s.ok()) return s;
   // yaml-cpp reports syntax errors (and its own nesting limit) by throwing;
   // nothing past this function sees an exception.
   try {
@@ -862,6 +958,7 @@ absl::Status CheckReloadable(const Config& running, const Config& next) {
   b_with_a_tunables.idle_sleep_us = a.idle_sleep_us;
   b_with_a_tunables.idle_polls_before_sleep = a.idle_polls_before_sleep;
   b_with_a_tunables.punt_rate_pps = a.punt_rate_pps;
+  b_with_a_tunables.punt_class_rate_pps = a.punt_class_rate_pps;
   if (!named_a_dataplane_key) require_same(b_with_a_tunables == a, "dataplane");
 
   // The listener and the identity in every OPEN are fixed at start; peers,

@@ -3,6 +3,7 @@
 // before anything is applied. Every error names the file, the key path and
 // what would be accepted; LoadConfig reports all of them, not just the first.
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 // this file: bgp_config.h can then be included here without a cycle.
 #include "bgp/config/bgp_config.h"
 #include "control/config/ipv4.h"
+#include "dataplane/drop_reason.h"
 
 namespace isthmus {
 
@@ -47,12 +49,19 @@ struct DataplaneConfig {
   uint32_t mbufs = 16383;
   bool hugepages = false;
   std::string punt_interface = "isth-punt";  // exception tap (af_xdp/af_packet)
-  uint32_t punt_rate_pps = 20000;            // per worker, token bucket
+  uint32_t punt_rate_pps = 20000;            // per class and worker (or CPU, XDP), token bucket
+  // Per-class overrides of punt_rate_pps, indexed by PuntReason (the punt
+  // classes, docs/configuration.md); unset classes use punt_rate_pps.
+  std::array<std::optional<uint32_t>, kPuntReasonCount> punt_class_rate_pps{};
   uint32_t fib_max_routes = 1 << 20;
   uint32_t fib_tbl8_groups = 1 << 12;
   std::vector<std::string> eal_args;         // appended to the EAL command line
   friend bool operator==(const DataplaneConfig&, const DataplaneConfig&) = default;
 };
+
+// The rate of every punt class, indexed by PuntReason: its override or
+// dataplane.punt_rate_pps; 0 = unlimited.
+std::array<uint32_t, kPuntReasonCount> EffectivePuntRates(const DataplaneConfig& dp);
 
 struct PuntConfig {
   std::vector<uint16_t> tcp_ports = {179, 22};

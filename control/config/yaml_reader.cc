@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 
 namespace isthmus::config_internal {
 namespace {
@@ -132,6 +133,10 @@ std::string Quote(absl::string_view text) {
   return absl::StrCat("'", text.substr(0, kMaxQuotedValueLen), "...'");
 }
 
+std::string OneLine(absl::string_view text) {
+  return absl::StrReplaceAll(text, {{"\n", "\\n"}, {"\r", "\\r"}});
+}
+
 // What a node holds, for "expected X, got Y".
 std::string Describe(const YAML::Node& node) {
   switch (node.Type()) {
@@ -172,7 +177,8 @@ void Diagnostics::Add(const YAML::Node& where, absl::string_view path,
   if (!path.empty()) absl::StrAppend(&text, path, ": ");
   absl::StrAppend(&text, problem);
   if (!accepted.empty()) absl::StrAppend(&text, " (accepted: ", accepted, ")");
-  entries_.push_back({line, std::move(text)});
+  // One problem per line: ToStatus joins them with newlines.
+  entries_.push_back({line, OneLine(text)});
 }
 
 absl::Status Diagnostics::ToStatus() const {

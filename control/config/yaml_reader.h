@@ -56,6 +56,10 @@ std::optional<std::string> NotUnicastReason(Ipv4Addr a);
 std::optional<absl::string_view> ClosestMatch(
     absl::string_view word, std::span<const absl::string_view> candidates);
 std::string Quote(absl::string_view text);
+// `text` with line breaks written as escapes ("\\n", "\\r"): an error
+// message holds one problem per line, and a quoted value, a key or a
+// yaml-cpp message may carry the YAML's own line breaks.
+std::string OneLine(absl::string_view text);
 // What a node holds, for "expected X, got Y".
 std::string Describe(const YAML::Node& node);
 std::string JoinPath(absl::string_view path, absl::string_view key);

@@ -202,7 +202,7 @@ absl::Status Daemon::CreateTables() {
   tunables_ = std::make_unique<WorkerTunables>();
   tunables_->idle_sleep_us = dp.idle_sleep_us;
   tunables_->idle_polls_before_sleep = dp.idle_polls_before_sleep;
-  tunables_->punt_rate_pps = dp.punt_rate_pps;
+  tunables_->SetPuntRates(EffectivePuntRates(dp));
   return absl::OkStatus();
 }
 
@@ -352,7 +352,7 @@ absl::Status Daemon::ConfigureKernel() {
     if (!addresses.ok()) return addresses.status();
     kernel_addresses_[p.ifindex] = *addresses;
   }
-  if (absl::Status s = ApplyPunt(config_.punt); !s.ok()) return s;
+  if (absl::Status s = ApplyPunt(config_); !s.ok()) return s;
   if (absl::Status s = ApplyTunnelEndpoints(); !s.ok()) return s;
   return ApplyAddresses();
 }
@@ -380,10 +380,28 @@ absl::Status Daemon::ApplyAddresses() {
   return status;
 }
 
-absl::Status Daemon::ApplyPunt(const PuntConfig& punt) {
+// The config refuses more peers than the punt class control can hold, so the
+// check below only guards against that limit and this one drifting apart.
+static_assert(ControlPeers::kCapacity >= bgp::kMaxPeers);
+
+// Punt ports, per-class punt rates and the BGP peers whose traffic is punt
+// class control, for the workers and every XDP program.
+absl::Status Daemon::ApplyPunt(const Config& config) {
+  const std::array<uint32_t, kPuntReasonCount> rates = EffectivePuntRates(config.dataplane);
+  std::vector<uint32_t> peers;
+  for (const bgp::PeerConfig& peer : config.bgp.peers) peers.push_back(peer.address.value);
   absl::Status status;
+  if (!tunables_->control_peers.Set(peers)) {
+    status.Update(absl::InvalidArgumentError(absl::StrCat("bgp.peers: ", peers.size(),
+                                                          " peers, but punt class control holds at most ",
+                                                          ControlPeers::kCapacity, " addresses")));
+  }
+  tunables_->SetPuntRates(rates);
   for (PortState& p : ports_) {
-    if (p.xdp) status.Update(p.xdp->SetPuntPorts(punt.tcp_ports, punt.udp_ports));
+    if (!p.xdp) continue;
+    status.Update(p.xdp->SetPuntPorts(config.punt.tcp_ports, config.punt.udp_ports));
+    status.Update(p.xdp->SetControlPeers(peers));
+    status.Update(p.xdp->SetPuntRates(rates));
   }
   return status;
 }
@@ -453,7 +471,6 @@ absl::Status Daemon::StartWorkers() {
     WorkerParams& wp = params[w];
     wp.id = w;
     wp.burst = config_.dataplane.burst;
-    wp.punt_rate_pps = config_.dataplane.punt_rate_pps;
     wp.esp = esp_context_ != nullptr;
     wp.tx.resize(port_info_.size());
     for (uint16_t port = 0; port < port_info_.size(); ++port) {
@@ -568,17 +585,16 @@ absl::StatusOr<std::vector<std::string>> Daemon::Reload(const std::string& origi
     spdlog::error("reload: {}", s.message());
     changes.push_back(absl::StrCat("error: ", s.message()));
   }
-  if (!(next->punt == config_.punt)) {
-    if (absl::Status s = ApplyPunt(next->punt); !s.ok()) return s;
-    changes.push_back("punt ports changed");
-  }
   const DataplaneConfig& dp = next->dataplane;
+  if (!(next->punt == config_.punt) || EffectivePuntRates(dp) != EffectivePuntRates(config_.dataplane) ||
+      !(next->bgp.peers == config_.bgp.peers)) {
+    if (absl::Status s = ApplyPunt(*next); !s.ok()) return s;
+    changes.push_back("punt ports, rates or control peers changed");
+  }
   if (dp.idle_sleep_us != config_.dataplane.idle_sleep_us ||
-      dp.idle_polls_before_sleep != config_.dataplane.idle_polls_before_sleep ||
-      dp.punt_rate_pps != config_.dataplane.punt_rate_pps) {
+      dp.idle_polls_before_sleep != config_.dataplane.idle_polls_before_sleep) {
     tunables_->idle_sleep_us = dp.idle_sleep_us;
     tunables_->idle_polls_before_sleep = dp.idle_polls_before_sleep;
-    tunables_->punt_rate_pps = dp.punt_rate_pps;
     changes.push_back("dataplane tunables changed");
   }
   if (bgp_ != nullptr && !(next->bgp == config_.bgp)) {

@@ -174,7 +174,7 @@ class Daemon {
   // Control-plane state changes.
   absl::Status ApplyAddresses();
   absl::Status ApplyStaticRoutes(const Config& config, std::vector<std::string>* changes);
-  absl::Status ApplyPunt(const PuntConfig& punt);
+  absl::Status ApplyPunt(const Config& config);
   void MirrorToKernel(const Ipv4Prefix& prefix, RouteSource source, const std::vector<Nexthop>* nexthops);
   void OnNeighbor(const NeighborEvent& e);
   void OnAddress(const AddressEvent& e);

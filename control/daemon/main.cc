@@ -5,6 +5,7 @@
 #include <string>
 
 #include "control/config/config.h"
+#include "control/config/secret_file.h"
 #include "control/daemon/daemon.h"
 #include "isthmus_version.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
@@ -49,6 +50,13 @@ int main(int argc, char** argv) {
   if (config_path.empty()) {
     Usage(stderr);
     return kExitUsage;
+  }
+  // Before any key file is read: key bytes (ESP keys, TCP-MD5 passwords,
+  // DPDK's copies in cryptodev sessions) must never reach a core file.
+  // docs/security.md explains the choice.
+  if (absl::Status s = isthmus::DisableCoreDumps(); !s.ok()) {
+    std::fprintf(stderr, "isthmusd: %s\n", std::string(s.message()).c_str());
+    return 1;
   }
   auto logger = spdlog::stderr_color_mt("isthmusd");
   spdlog::set_default_logger(logger);

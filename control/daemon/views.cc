@@ -1,6 +1,8 @@
 // The daemon's read-only views: admin API answers and the metrics snapshot.
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_mempool.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -65,6 +67,33 @@ PortCounters ReadPortCounters(const PortState& p) {
   pc.rx_ring_full = ReadXskCounters(p.xsk_fds).rx_ring_full;
   pc.link_up = link.link_status == RTE_ETH_LINK_UP;
   return pc;
+}
+
+WorkerCounters ReadWorkerCounters(const Worker& w) {
+  const LcoreCounters& c = w.counters();
+  return {.id = w.id(),
+          .busy_polls = c.busy_polls.Get(),
+          .idle_polls = c.idle_polls.Get(),
+          .rx_packets = c.rx_packets.Get(),
+          .tx_packets = c.tx_packets.Get(),
+          .stalls = c.stalls.Get(),
+          .longest_loop_gap_seconds =
+              static_cast<double>(c.longest_loop_gap_cycles.Get()) / static_cast<double>(rte_get_tsc_hz())};
+}
+
+// Every mempool of the process (the mbuf pool, crypto session pools, any a
+// driver made), by name. rte_mempool_in_use_count counts what sits in the
+// per-lcore caches as free, so an idle data plane reads a stable number.
+std::vector<MempoolSnapshot> ReadMempools() {
+  std::vector<MempoolSnapshot> pools;
+  rte_mempool_walk(
+      [](rte_mempool* mp, void* arg) {
+        static_cast<std::vector<MempoolSnapshot>*>(arg)->push_back(
+            {mp->name, mp->size, rte_mempool_in_use_count(mp)});
+      },
+      &pools);
+  std::sort(pools.begin(), pools.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return pools;
 }
 
 }  // namespace
@@ -163,20 +192,27 @@ nlohmann::json Daemon::ShowDrops() const {
 nlohmann::json Daemon::ShowStats() const {
   nlohmann::json workers = nlohmann::json::array();
   for (size_t i = 0; i < workers_.size(); ++i) {
-    const LcoreCounters& c = workers_[i]->counters();
-    workers.push_back({{"id", workers_[i]->id()},
+    const WorkerCounters c = ReadWorkerCounters(*workers_[i]);
+    workers.push_back({{"id", c.id},
                        {"lcore", worker_lcores_.size() > i ? worker_lcores_[i] : 0},
-                       {"busy_polls", c.busy_polls.Get()},
-                       {"idle_polls", c.idle_polls.Get()},
-                       {"rx_packets", c.rx_packets.Get()},
-                       {"tx_packets", c.tx_packets.Get()}});
+                       {"busy_polls", c.busy_polls},
+                       {"idle_polls", c.idle_polls},
+                       {"rx_packets", c.rx_packets},
+                       {"tx_packets", c.tx_packets},
+                       {"stalls", c.stalls},
+                       {"longest_loop_gap_ms", c.longest_loop_gap_seconds * 1000}});
+  }
+  nlohmann::json mempools = nlohmann::json::array();
+  for (const MempoolSnapshot& p : ReadMempools()) {
+    mempools.push_back({{"name", p.name}, {"size", p.size}, {"in_use", p.in_use}});
   }
   const auto uptime = std::chrono::steady_clock::now() - started_;
   return {{"version", ISTHMUS_VERSION},
           {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(uptime).count()},
           {"fib_routes", fib_routes_.load()},
           {"neighbors", neighbors_->size()},
-          {"workers", workers}};
+          {"workers", workers},
+          {"mempools", mempools}};
 }
 
 DataplaneSnapshot Daemon::Snapshot() const {
@@ -185,15 +221,23 @@ DataplaneSnapshot Daemon::Snapshot() const {
     snap.ports.push_back(ReadPortCounters(p));
     if (p.xdp) {
       auto xdp = p.xdp->ReadStats();
-      if (xdp.ok()) snap.xdp.push_back({p.name, xdp->to_kernel, xdp->to_dataplane});
+      if (xdp.ok()) {
+        snap.xdp.push_back({p.name, xdp->to_kernel, xdp->to_dataplane});
+        // XDP's rate-limit drops count under the same punt_limited_* reasons.
+        const auto limited = LimitedByPuntReason(*xdp);
+        for (size_t r = 0; r < kPuntReasonCount; ++r) {
+          snap.drops[static_cast<size_t>(PuntLimitedDrop(static_cast<PuntReason>(r)))] += limited[r];
+        }
+      }
     }
   }
   for (const auto& w : workers_) {
     const LcoreCounters& c = w->counters();
-    snap.workers.push_back({w->id(), c.busy_polls.Get(), c.idle_polls.Get(), c.rx_packets.Get(), c.tx_packets.Get()});
+    snap.workers.push_back(ReadWorkerCounters(*w));
     for (size_t i = 0; i < kDropReasonCount; ++i) snap.drops[i] += c.drops[i].Get();
     for (size_t i = 0; i < kPuntReasonCount; ++i) snap.punts[i] += c.punts[i].Get();
   }
+  snap.mempools = ReadMempools();
   snap.fib_routes = fib_routes_.load(std::memory_order_relaxed);
   snap.neighbor_requests = neighbor_requests_.load(std::memory_order_relaxed);
   snap.neighbors_resolved = neighbors_resolved_.load(std::memory_order_relaxed);

@@ -36,6 +36,16 @@ struct WorkerCounters {
   uint64_t idle_polls = 0;
   uint64_t rx_packets = 0;
   uint64_t tx_packets = 0;
+  uint64_t stalls = 0;                    // poll rounds longer than kWorkerStallSeconds
+  double longest_loop_gap_seconds = 0;    // the longest poll round since start
+};
+
+// A DPDK mempool (mbufs, crypto sessions, ...): a count that does not come
+// back down when traffic stops is a leak.
+struct MempoolSnapshot {
+  std::string name;
+  uint64_t size = 0;     // objects
+  uint64_t in_use = 0;   // objects not in the pool nor in a per-lcore cache
 };
 
 // What the XDP steering program decided on one port.
@@ -98,6 +108,7 @@ struct NatSnapshotMetrics {
 struct DataplaneSnapshot {
   std::vector<PortCounters> ports;
   std::vector<WorkerCounters> workers;
+  std::vector<MempoolSnapshot> mempools;
   std::array<uint64_t, kDropReasonCount> drops{};  // indexed by DropReason
   std::array<uint64_t, kPuntReasonCount> punts{};  // indexed by PuntReason
   uint64_t fib_routes = 0;

@@ -15,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "dataplane/worker/counters.h"
 #include "isthmus_version.h"
 
 namespace isthmus {
@@ -130,16 +131,43 @@ void AppendWorkerFamilies(const DataplaneSnapshot& s, std::vector<MetricFamily>&
   MetricFamily tx = Family("isthmus_worker_tx_packets_total",
                            "Packets a worker handed to the ports for sending.",
                            MetricType::Counter);
+  MetricFamily stalls = Family(
+      "isthmus_worker_stalls_total",
+      absl::StrCat("Poll rounds of a worker that took longer than ", kWorkerStallSeconds,
+                   " s beyond the idle sleep they asked for (descheduled, or a stage too slow)."),
+      MetricType::Counter);
+  MetricFamily gap = Family("isthmus_worker_longest_loop_gap_seconds",
+                            "The longest poll round of a worker since start, idle sleep not counted.",
+                            MetricType::Gauge);
   for (const WorkerCounters& w : s.workers) {
     const std::string id = absl::StrCat(w.id);
     AddSample(polls, {{"worker", id}, {"result", "busy"}}, AsDouble(w.busy_polls));
     AddSample(polls, {{"worker", id}, {"result", "idle"}}, AsDouble(w.idle_polls));
     AddSample(rx, {{"worker", id}}, AsDouble(w.rx_packets));
     AddSample(tx, {{"worker", id}}, AsDouble(w.tx_packets));
+    AddSample(stalls, {{"worker", id}}, AsDouble(w.stalls));
+    AddSample(gap, {{"worker", id}}, w.longest_loop_gap_seconds);
   }
   out.push_back(std::move(polls));
   out.push_back(std::move(rx));
   out.push_back(std::move(tx));
+  out.push_back(std::move(stalls));
+  out.push_back(std::move(gap));
+}
+
+// DPDK mempools: objects in use (a leak shows as a level that does not come
+// back down once traffic stops) and their size.
+void AppendMempoolFamilies(const DataplaneSnapshot& s, std::vector<MetricFamily>& out) {
+  MetricFamily in_use = Family("isthmus_mempool_in_use",
+                               "Objects of a DPDK mempool in use (neither in the pool nor in a per-core cache).",
+                               MetricType::Gauge);
+  MetricFamily size = Family("isthmus_mempool_size", "Objects a DPDK mempool holds in all.", MetricType::Gauge);
+  for (const MempoolSnapshot& p : s.mempools) {
+    AddSample(in_use, {{"pool", p.name}}, AsDouble(p.in_use));
+    AddSample(size, {{"pool", p.name}}, AsDouble(p.size));
+  }
+  out.push_back(std::move(in_use));
+  out.push_back(std::move(size));
 }
 
 void AppendXdpFamily(const DataplaneSnapshot& s, std::vector<MetricFamily>& out) {
@@ -377,6 +405,7 @@ std::vector<MetricFamily> BuildMetricFamilies(const DataplaneSnapshot& s,
                              "Packets the data plane handed to the kernel, by reason.",
                              kPuntReasonInfo, s.punts));
   AppendWorkerFamilies(s, out);
+  AppendMempoolFamilies(s, out);
   out.push_back(SingleValue("isthmus_fib_routes", "Routes installed in the forwarding table.",
                             MetricType::Gauge, AsDouble(s.fib_routes)));
   out.push_back(SingleValue("isthmus_neighbor_resolved",

@@ -1,22 +1,16 @@
 #include "dataplane/ipsec/esp_key_file.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "control/config/secret_file.h"
 
 namespace isthmus {
 namespace {
 
-// Group and other permission bits: any of them lets someone else read or
-// replace the key.
-constexpr mode_t kForeignAccessBits = S_IRWXG | S_IRWXO;
 // A key file is a line of hex; anything much larger is not a key file.
 constexpr size_t kMaxKeyFileBytes = 4096;
+constexpr char kWhat[] = "ESP key file";
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -26,71 +20,6 @@ int HexValue(char c) {
 }
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-// Wipes a buffer that held key text on every exit path.
-class WipeOnExit {
- public:
-  explicit WipeOnExit(std::string& s) : s_(s) {}
-  ~WipeOnExit() { explicit_bzero(s_.data(), s_.size()); }
-  WipeOnExit(const WipeOnExit&) = delete;
-  WipeOnExit& operator=(const WipeOnExit&) = delete;
-
- private:
-  std::string& s_;
-};
-
-absl::StatusOr<std::string> ReadProtectedFile(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) {
-    return absl::NotFoundError(
-        absl::StrFormat("ESP key file %s: cannot open: %s", path, std::strerror(errno)));
-  }
-  struct stat st {};
-  // fstat on the open descriptor: the checked file is the file we read.
-  if (fstat(fd, &st) != 0) {
-    const int err = errno;
-    close(fd);
-    return absl::InternalError(absl::StrFormat("ESP key file %s: stat failed: %s", path, std::strerror(err)));
-  }
-  const unsigned mode = st.st_mode & 07777;
-  if (!S_ISREG(st.st_mode)) {
-    close(fd);
-    return absl::PermissionDeniedError(absl::StrFormat(
-        "ESP key file %s is not a regular file (mode %04o); a regular file with mode 0600 or 0400 is required",
-        path, mode));
-  }
-  if ((st.st_mode & kForeignAccessBits) != 0) {
-    close(fd);
-    return absl::PermissionDeniedError(absl::StrFormat(
-        "ESP key file %s has mode %04o, which gives group or others access; accepted: 0600 or stricter "
-        "(no group/other bits), e.g. chmod 600 %s",
-        path, mode, path));
-  }
-  std::string text(kMaxKeyFileBytes + 1, '\0');
-  size_t got = 0;
-  while (got < text.size()) {
-    const ssize_t n = read(fd, text.data() + got, text.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      close(fd);
-      explicit_bzero(text.data(), text.size());
-      return absl::InternalError(absl::StrFormat("ESP key file %s: read failed: %s", path, std::strerror(err)));
-    }
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
-  }
-  close(fd);
-  if (got > kMaxKeyFileBytes) {
-    explicit_bzero(text.data(), text.size());
-    return absl::InvalidArgumentError(
-        absl::StrFormat("ESP key file %s is larger than %u bytes; it must hold one hex key", path, kMaxKeyFileBytes));
-  }
-  // Shrink without reallocating so the wipe covers every byte read.
-  std::string result(text.data(), got);
-  explicit_bzero(text.data(), text.size());
-  return result;
-}
 
 }  // namespace
 
@@ -164,10 +93,10 @@ absl::StatusOr<EspKey> ParseEspKeyHex(std::string_view text, EspCipher cipher, s
 }
 
 absl::StatusOr<EspKey> LoadEspKeyFile(const std::string& path, EspCipher cipher) {
-  absl::StatusOr<std::string> text = ReadProtectedFile(path);
+  // The file's text stays in a SecretBytes (no core dump, wiped on return).
+  absl::StatusOr<SecretBytes> text = ReadSecretFile(path, kWhat, kMaxKeyFileBytes);
   if (!text.ok()) return text.status();
-  WipeOnExit wipe(*text);
-  return ParseEspKeyHex(*text, cipher, "file " + path);
+  return ParseEspKeyHex(text->view(), cipher, "file " + path);
 }
 
 }  // namespace isthmus

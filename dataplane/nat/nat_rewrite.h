@@ -122,6 +122,14 @@ inline bool IsFragment(const uint8_t* ip) {
   return (LoadBe16(ip + 6) & (kIpFlagMoreFragments | kIpFragOffsetMask)) != 0;
 }
 
+// Whether the `len` bytes at `p` are zero apart from the 16-bit word at `skip`.
+inline bool AllZeroExcept(const uint8_t* p, uint32_t len, uint32_t skip) {
+  for (uint32_t i = 0; i < len; ++i) {
+    if (p[i] != 0 && i != skip && i != skip + 1) return false;
+  }
+  return true;
+}
+
 // Sets the ports (or echo identifier) of an L4 header to `to`'s and adds
 // the word changes to `delta` (the L4 checksum's; the caller adds the
 // pseudo-header). Returns the offset of the L4 checksum.
@@ -221,7 +229,17 @@ inline void RewriteFlowPacket(uint8_t* ip, const NatPacket& p, const FlowKey& to
     StoreBe16(l4 + checksum_offset, updated == 0 ? 0xffff : updated);
     return;
   }
-  l4_delta.ApplyAt(l4 + checksum_offset);
+  uint16_t updated = l4_delta.Apply(LoadBe16(l4 + checksum_offset));
+  // Eqn. 3 gives 0x0000, never 0xFFFF, when the other words sum to -0. An
+  // ICMP message (no pseudo-header) can be all zeros apart from the
+  // checksum (echo reply, identifier and sequence 0, zero payload): its sum
+  // is +0 and only 0xFFFF verifies (RFC 1071 compares the total with -0).
+  // Rare (1 in 65536 results is 0), so the scan costs nothing on average.
+  if (updated == 0 && proto == kIpProtoIcmp &&
+      nat_internal::AllZeroExcept(l4, LoadBe16(ip + 2) - p.l4_offset, checksum_offset)) {
+    updated = 0xffff;
+  }
+  StoreBe16(l4 + checksum_offset, updated);
 }
 
 // Translates a kIcmpError whose flow direction translates to `out`

@@ -12,10 +12,26 @@
 
 namespace isthmus {
 
+// A poll round longer than this (not counting the idle sleep it asked for) is
+// a worker stall: packets waited that long, enough to overflow a receive ring
+// at any useful rate.
+inline constexpr double kWorkerStallSeconds = 0.1;
+
 // A counter only its owner increments; readers on other threads load it.
 class OwnedCounter {
  public:
   void Add(uint64_t n) { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  uint64_t Get() const { return value_.load(std::memory_order_relaxed); }
+ private:
+  std::atomic<uint64_t> value_{0};
+};
+
+// The largest value its owner has observed; readers on other threads load it.
+class OwnedHighWater {
+ public:
+  void Observe(uint64_t v) {
+    if (v > value_.load(std::memory_order_relaxed)) value_.store(v, std::memory_order_relaxed);
+  }
   uint64_t Get() const { return value_.load(std::memory_order_relaxed); }
  private:
   std::atomic<uint64_t> value_{0};
@@ -37,6 +53,11 @@ struct alignas(64) LcoreCounters {
   OwnedCounter busy_polls;
   OwnedCounter idle_polls;
   OwnedCounter punted;
+  // Time between the starts of two poll rounds (TSC cycles) minus the idle
+  // sleep the round asked for: above kWorkerStallSeconds it is a stall (the
+  // worker was descheduled, overslept, or a stage took far too long).
+  OwnedHighWater longest_loop_gap_cycles;
+  OwnedCounter stalls;
   std::array<OwnedCounter, kDropReasonCount> drops;
   std::array<OwnedCounter, kPuntReasonCount> punts;
   std::array<TunnelCounters, kMaxTunnels> tunnels;   // indexed by tunnel id

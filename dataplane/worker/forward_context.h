@@ -17,6 +17,7 @@
 #include "dataplane/packet/ipv4_check.h"
 #include "dataplane/tunnel/tunnel_table.h"
 #include "dataplane/worker/counters.h"
+#include "dataplane/worker/punt_limiter.h"
 #include "dataplane/worker/tx_buffer.h"
 
 namespace isthmus {
@@ -63,6 +64,7 @@ struct ForwardContext {
   LcoreCounters* counters = nullptr;
   TxBuffers* tx = nullptr;
   PuntLimiter* punt_limiter = nullptr;
+  const ControlPeers* control_peers = nullptr;  // null: no BGP peers (no control class)
   const TunnelTable* tunnels = nullptr;  // null: no tunnels configured
   // ESP (null/0 without ipsec tunnels): each tunnel's SAs belong to one
   // worker; the others hand its packets over through that worker's ring.
@@ -112,10 +114,13 @@ inline void Punt(ForwardContext& ctx, uint16_t in_port, rte_mbuf* m, PuntReason 
       reason == PuntReason::kLocal || reason == PuntReason::kArp || reason == PuntReason::kMulticastBroadcast;
   if (in.kernel_sees_rx && kernel_took_it) return Drop(ctx, m, DropReason::kKernelHasCopy);
   if (in.exception_port == kNoPort) return Drop(ctx, m, DropReason::kPuntUnavailable);
-  if (!ctx.punt_limiter->Allow()) return Drop(ctx, m, DropReason::kPuntFull);
   auto* eth = rte_pktmbuf_mtod(m, uint8_t*);
+  // Each class has its own budget (punt_limiter.h): a flood of one kind
+  // cannot use up what BGP or ARP need.
+  const PuntReason cls = PuntClassOf(reason, eth + kEtherHeaderLen, ctx.control_peers);
+  if (!ctx.punt_limiter->Allow(cls)) return Drop(ctx, m, PuntLimitedDrop(cls));
   if (!IsGroupMac(eth)) std::memcpy(eth, in.exception_mac.data(), 6);
-  ctx.counters->Punt(reason);
+  ctx.counters->Punt(cls);
   ctx.tx->Push(in.exception_port, m);
 }
 

@@ -1,5 +1,6 @@
 #pragma once
-// Per-worker transmit buffers (one per port) and the punt rate limiter.
+// Per-worker transmit buffers (one per port). The punt rate limiter the
+// forwarding stages use with them is in punt_limiter.h.
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "dataplane/worker/counters.h"
+#include "dataplane/worker/punt_limiter.h"
 
 namespace isthmus {
 
@@ -69,35 +71,6 @@ class TxBuffers {
   std::vector<TxQueue> queues_;   // indexed by port id
   LcoreCounters* counters_;
   std::vector<Buffer> buffers_;
-};
-
-// Token bucket bounding what one worker hands to the kernel, so a flood of
-// exceptions cannot starve the control plane (BGP, health probes).
-class PuntLimiter {
- public:
-  explicit PuntLimiter(uint32_t rate_pps) { SetRate(rate_pps); }
-  void SetRate(uint32_t rate_pps) {
-    rate_ = rate_pps;
-    burst_ = rate_pps / 10 + 32;
-    tokens_ = burst_;
-    hz_ = rte_get_tsc_hz();
-    last_ = rte_rdtsc();
-  }
-  bool Allow() {
-    if (rate_ == 0) return true;   // 0 = unlimited
-    if (tokens_ == 0) {
-      const uint64_t now = rte_rdtsc();
-      const uint64_t add = (now - last_) * rate_ / hz_;
-      if (add == 0) return false;
-      tokens_ = add > burst_ ? burst_ : add;
-      last_ = now;
-    }
-    --tokens_;
-    return true;
-  }
-
- private:
-  uint64_t rate_ = 0, burst_ = 0, tokens_ = 0, hz_ = 1, last_ = 0;
 };
 
 }  // namespace isthmus

@@ -1,5 +1,6 @@
 #include "dataplane/worker/worker.h"
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_rcu_qsbr.h>
 #include <time.h>
@@ -7,12 +8,18 @@
 #include "dataplane/nat/nat_clock.h"
 
 namespace isthmus {
+namespace {
+
+// The punt limiter's clock (rte_rdtsc is an inline function).
+uint64_t ReadTsc() { return rte_rdtsc(); }
+
+}  // namespace
 
 Worker::Worker(const WorkerParams& params, const ForwardContext& tables, rte_rcu_qsbr* rcu,
                const WorkerTunables* tunables, const std::atomic<bool>* stop)
     : params_(params),
       counters_(std::make_unique<LcoreCounters>()),
-      punt_limiter_(params.punt_rate_pps),
+      punt_limiter_(tunables->LoadPuntRates(), rte_get_tsc_hz(), &ReadTsc),
       ctx_(tables),
       rcu_(rcu),
       tunables_(tunables),
@@ -21,6 +28,7 @@ Worker::Worker(const WorkerParams& params, const ForwardContext& tables, rte_rcu
   ctx_.counters = counters_.get();
   ctx_.tx = tx_.get();
   ctx_.punt_limiter = &punt_limiter_;
+  ctx_.control_peers = &tunables_->control_peers;
   ctx_.worker_id = params_.id;
   if (params_.esp) {
     esp_staging_ = std::make_unique<EspStaging>();
@@ -38,9 +46,20 @@ int Worker::Run() {
   }
   rte_mbuf* pkts[kMaxBurst];
   uint32_t empty_rounds = 0;
-  uint32_t punt_rate = tunables_->punt_rate_pps.load(std::memory_order_relaxed);
-  punt_limiter_.SetRate(punt_rate);
+  uint32_t punt_generation = tunables_->punt_rates_generation.load(std::memory_order_acquire);
+  punt_limiter_.SetRates(tunables_->LoadPuntRates());
+  const uint64_t tsc_hz = rte_get_tsc_hz();
+  const uint64_t tsc_per_us = tsc_hz / 1'000'000;
+  const uint64_t stall_cycles = static_cast<uint64_t>(kWorkerStallSeconds * static_cast<double>(tsc_hz));
+  uint64_t round_start = rte_rdtsc();
   while (!stop_->load(std::memory_order_relaxed)) {
+    const uint64_t now = rte_rdtsc();
+    // After a sleep round_start moves forward by the sleep asked for, which
+    // nanosleep never cuts short (tsc_per_us rounds down); still, never wrap.
+    const uint64_t gap = now > round_start ? now - round_start : 0;
+    round_start = now;
+    counters_->longest_loop_gap_cycles.Observe(gap);
+    if (gap > stall_cycles) counters_->stalls.Add(1);
     uint32_t received = 0;
     if (ctx_.flows != nullptr) ctx_.now_s = NatClockSeconds();
     for (const RxQueue& q : params_.rx) {
@@ -52,10 +71,10 @@ int Worker::Run() {
     received += DrainEspHandoff(ctx_);
     tx_->FlushAll();
     if (rcu_ != nullptr) rte_rcu_qsbr_quiescent(rcu_, params_.id);
-    // A reload may change the punt rate; busy workers must see it too.
-    if (const uint32_t rate = tunables_->punt_rate_pps.load(std::memory_order_relaxed); rate != punt_rate) {
-      punt_rate = rate;
-      punt_limiter_.SetRate(rate);
+    // A reload may change the punt rates; busy workers must see it too.
+    if (const uint32_t g = tunables_->punt_rates_generation.load(std::memory_order_acquire); g != punt_generation) {
+      punt_generation = g;
+      punt_limiter_.SetRates(tunables_->LoadPuntRates());
     }
     if (received != 0) {
       counters_->rx_packets.Add(received);
@@ -72,6 +91,8 @@ int Worker::Run() {
     if (rcu_ != nullptr) rte_rcu_qsbr_thread_offline(rcu_, params_.id);
     const timespec ts{0, static_cast<long>(sleep_us) * 1000};
     nanosleep(&ts, nullptr);
+    // The sleep asked for is not a stall; waking up late is.
+    round_start += sleep_us * tsc_per_us;
     if (rcu_ != nullptr) rte_rcu_qsbr_thread_online(rcu_, params_.id);
   }
   tx_->FlushAll();

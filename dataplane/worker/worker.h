@@ -4,12 +4,14 @@
 // off (sleeps, RCU-offline) when it keeps finding nothing, so several
 // appliances can share a small host.
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
 #include "dataplane/worker/forward.h"
+#include "dataplane/worker/punt_limiter.h"
 
 struct rte_rcu_qsbr;
 
@@ -25,7 +27,6 @@ struct WorkerParams {
   std::vector<RxQueue> rx;
   std::vector<TxQueue> tx;           // indexed by port id
   uint32_t burst = 32;
-  uint32_t punt_rate_pps = 20000;
   bool esp = false;                  // ESP tunnels exist: stage their packets
 };
 
@@ -33,7 +34,23 @@ struct WorkerParams {
 struct WorkerTunables {
   std::atomic<uint32_t> idle_sleep_us{100};
   std::atomic<uint32_t> idle_polls_before_sleep{64};
-  std::atomic<uint32_t> punt_rate_pps{20000};
+  // Per-class punt rates: the control thread stores them, then bumps the
+  // generation (release); a worker that sees a new generation reloads all.
+  std::array<std::atomic<uint32_t>, kPuntReasonCount> punt_rates{};
+  std::atomic<uint32_t> punt_rates_generation{0};
+  // Addresses of the configured BGP peers: their traffic is punt class
+  // `control` (punt_limiter.h).
+  ControlPeers control_peers;
+
+  void SetPuntRates(const PuntRates& rates) {
+    for (size_t i = 0; i < kPuntReasonCount; ++i) punt_rates[i].store(rates[i], std::memory_order_relaxed);
+    punt_rates_generation.fetch_add(1, std::memory_order_release);
+  }
+  PuntRates LoadPuntRates() const {
+    PuntRates rates;
+    for (size_t i = 0; i < kPuntReasonCount; ++i) rates[i] = punt_rates[i].load(std::memory_order_relaxed);
+    return rates;
+  }
 };
 
 class Worker {

@@ -7,10 +7,13 @@
  * and control-protocol ports addressed to the appliance, multicast and
  * broadcast); everything else, including malformed frames, goes to the
  * AF_XDP socket so the data plane can forward it or count it under a named
- * drop reason. Nothing is dropped here.
+ * drop reason. The only drops here are frames for the kernel over their
+ * punt class's rate (a per-CPU token bucket per class, counted as
+ * limited_<class>), so a flood aimed at the appliance cannot starve BGP.
  *
- * The control side (XdpPuntMaps) fills local_addrs and punt_*_ports; the
- * layout of maps and counters is in xdp_abi.h.
+ * The control side (XdpPuntMaps) fills local_addrs, punt_*_ports,
+ * ctrl_peers and punt_limits; the layout of maps and counters is in
+ * xdp_abi.h.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -33,6 +36,7 @@
 #define IPV4_LIMITED_BROADCAST 0xffffffffU
 #define IPV4_MULTICAST_MASK 0xf0000000U
 #define IPV4_MULTICAST_PREFIX 0xe0000000U
+#define NSEC_PER_SEC 1000000000ULL
 
 /* DPDK inserts its AF_XDP socket here, keyed by rx queue; the name is fixed
  * by the PMD. */
@@ -72,6 +76,27 @@ struct {
 } tunnel_endpts SEC(".maps");
 
 struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, ISTHMUS_XDP_MAX_CONTROL_PEERS);
+  __type(key, __u32);
+  __type(value, __u8);
+} ctrl_peers SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, ISTHMUS_XDP_PUNT_CLASS_COUNT);
+  __type(key, __u32);
+  __type(value, struct isthmus_xdp_punt_limit);
+} punt_limits SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, ISTHMUS_XDP_PUNT_CLASS_COUNT);
+  __type(key, __u32);
+  __type(value, struct isthmus_xdp_punt_bucket);
+} punt_buckets SEC(".maps");
+
+struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, ISTHMUS_XDP_STAT_COUNT);
   __type(key, __u32);
@@ -87,6 +112,37 @@ static __always_inline void count(__u32 index) {
 static __always_inline int is_kernel_reason(__u32 reason) {
   return reason >= ISTHMUS_XDP_STAT_KERNEL_ARP &&
          reason <= ISTHMUS_XDP_STAT_KERNEL_LOCAL_FRAGMENT;
+}
+
+/* Token bucket of `punt_class` on this CPU: 1 if the frame may go to the
+ * kernel. Same arithmetic as the data plane's TokenBucket (punt_limiter.h)
+ * with a nanosecond clock: refill only when empty, carry fractions over,
+ * an idle second refills completely (and bounds the multiplication). */
+static __always_inline int punt_allowed(__u32 punt_class) {
+  struct isthmus_xdp_punt_limit *limit =
+      bpf_map_lookup_elem(&punt_limits, &punt_class);
+  if (!limit || limit->rate_pps == 0)
+    return 1;
+  struct isthmus_xdp_punt_bucket *bucket =
+      bpf_map_lookup_elem(&punt_buckets, &punt_class);
+  if (!bucket)
+    return 1;
+  if (bucket->tokens == 0) {
+    __u64 now = bpf_ktime_get_ns();
+    __u64 elapsed = now - bucket->last_ns;
+    if (elapsed >= NSEC_PER_SEC) {
+      bucket->tokens = limit->burst;
+      bucket->last_ns = now;
+    } else {
+      __u64 earned = elapsed * limit->rate_pps / NSEC_PER_SEC;
+      if (earned == 0)
+        return 0;
+      bucket->tokens = earned > limit->burst ? limit->burst : earned;
+      bucket->last_ns += earned * NSEC_PER_SEC / limit->rate_pps;
+    }
+  }
+  bucket->tokens -= 1;
+  return 1;
 }
 
 static __always_inline int port_is_punted(void *ports_map, __be16 source,
@@ -145,7 +201,20 @@ static __always_inline __u32 classify_local_l4(void *l4, void *data_end,
  *  |                    Destination Address                        |
  *  |                    Options                    |    Padding    |
  */
-static __always_inline __u32 classify_ipv4(struct iphdr *ip, void *data_end) {
+/* The punt class of a frame for the kernel that is addressed to us: a
+ * configured BGP peer's traffic has a budget of its own. */
+static __always_inline void set_local_class(struct iphdr *ip, __u32 *punt_class) {
+  __u32 saddr = ip->saddr; /* ctrl_peers is keyed in network byte order */
+  if (bpf_map_lookup_elem(&ctrl_peers, &saddr))
+    *punt_class = ISTHMUS_XDP_PUNT_CLASS_CONTROL;
+  else if (ip->protocol == IPPROTO_ICMP)
+    *punt_class = ISTHMUS_XDP_PUNT_CLASS_ICMP;
+  else
+    *punt_class = ISTHMUS_XDP_PUNT_CLASS_LOCAL;
+}
+
+static __always_inline __u32 classify_ipv4(struct iphdr *ip, void *data_end,
+                                           __u32 *punt_class) {
   if ((void *)(ip + 1) > data_end)
     return ISTHMUS_XDP_STAT_DATAPLANE_MALFORMED;
   if (ip->version != 4 || ip->ihl < IPV4_MIN_IHL)
@@ -159,12 +228,15 @@ static __always_inline __u32 classify_ipv4(struct iphdr *ip, void *data_end) {
 
   __u32 dst = bpf_ntohl(ip->daddr);
   if (dst == IPV4_LIMITED_BROADCAST ||
-      (dst & IPV4_MULTICAST_MASK) == IPV4_MULTICAST_PREFIX)
+      (dst & IPV4_MULTICAST_MASK) == IPV4_MULTICAST_PREFIX) {
+    *punt_class = ISTHMUS_XDP_PUNT_CLASS_MULTICAST_BROADCAST;
     return ISTHMUS_XDP_STAT_KERNEL_MULTICAST_BROADCAST;
+  }
 
   __u32 key = ip->daddr; /* local_addrs is keyed in network byte order */
   if (!bpf_map_lookup_elem(&local_addrs, &key))
     return ISTHMUS_XDP_STAT_DATAPLANE_TRANSIT;
+  set_local_class(ip, punt_class);
   /* Later fragments carry no L4 header: the kernel reassembles them with
    * the first one (which it gets only if its ports are punted; otherwise
    * reassembly times out, as it would for any data-plane protocol). */
@@ -186,15 +258,22 @@ static __always_inline __u32 classify_ipv4(struct iphdr *ip, void *data_end) {
   }
 }
 
-static __always_inline __u32 classify(void *data, void *data_end) {
+/* The xdp_stats reason of the frame; for a frame the kernel gets
+ * (KERNEL_*), also its punt class. */
+static __always_inline __u32 classify(void *data, void *data_end,
+                                      __u32 *punt_class) {
   struct ethhdr *eth = data;
   if ((void *)(eth + 1) > data_end)
     return ISTHMUS_XDP_STAT_DATAPLANE_MALFORMED;
-  if (eth->h_proto == bpf_htons(ETH_P_ARP))
+  if (eth->h_proto == bpf_htons(ETH_P_ARP)) {
+    *punt_class = ISTHMUS_XDP_PUNT_CLASS_ARP;
     return ISTHMUS_XDP_STAT_KERNEL_ARP;
-  if (eth->h_proto != bpf_htons(ETH_P_IP))
+  }
+  if (eth->h_proto != bpf_htons(ETH_P_IP)) {
+    *punt_class = ISTHMUS_XDP_PUNT_CLASS_NON_IPV4;
     return ISTHMUS_XDP_STAT_KERNEL_NON_IPV4;
-  return classify_ipv4((struct iphdr *)(eth + 1), data_end);
+  }
+  return classify_ipv4((struct iphdr *)(eth + 1), data_end, punt_class);
 }
 
 SEC("xdp")
@@ -202,9 +281,15 @@ int isthmus_xdp(struct xdp_md *ctx) {
   void *data = (void *)(long)ctx->data;
   void *data_end = (void *)(long)ctx->data_end;
 
-  __u32 reason = classify(data, data_end);
+  __u32 punt_class = ISTHMUS_XDP_PUNT_CLASS_LOCAL;
+  __u32 reason = classify(data, data_end, &punt_class);
   count(reason);
   if (is_kernel_reason(reason)) {
+    if (!punt_allowed(punt_class)) {
+      count(ISTHMUS_XDP_STAT_RATE_LIMITED);
+      count(ISTHMUS_XDP_STAT_LIMITED_CONTROL + punt_class);
+      return XDP_DROP;
+    }
     count(ISTHMUS_XDP_STAT_TO_KERNEL);
     return XDP_PASS;
   }

@@ -11,6 +11,9 @@
  *   punt_udp_ports  HASH         __u16 port, host byte order   -> __u8 flags
  *   tunnel_endpts   HASH         struct isthmus_xdp_tunnel_key  -> __u8 flags
  *   xdp_stats       PERCPU_ARRAY __u32 index (enum below)      -> __u64 count
+ *   ctrl_peers      HASH         __u32 IPv4, network byte order -> __u8 flags
+ *   punt_limits     ARRAY        __u32 punt class (enum below)  -> struct isthmus_xdp_punt_limit
+ *   punt_buckets    PERCPU_ARRAY __u32 punt class               -> struct isthmus_xdp_punt_bucket
  */
 
 #include <linux/types.h>
@@ -26,6 +29,35 @@ struct isthmus_xdp_tunnel_key {
   __u8 pad;       /* always 0 */
 };
 
+/* What the kernel gets is charged to one punt class, each with a token
+ * bucket per CPU, so a flood of one kind (pings, SYNs from strangers to port
+ * 179) cannot starve another (BGP from a configured peer). The names are
+ * the data plane's punt classes (dataplane/drop_reason.h); the control side
+ * maps between the two. */
+enum isthmus_xdp_punt_class {
+  ISTHMUS_XDP_PUNT_CLASS_CONTROL,             /* from a ctrl_peers address */
+  ISTHMUS_XDP_PUNT_CLASS_ARP,
+  ISTHMUS_XDP_PUNT_CLASS_ICMP,                /* ICMP to a local address */
+  ISTHMUS_XDP_PUNT_CLASS_LOCAL,               /* punt ports, local fragments */
+  ISTHMUS_XDP_PUNT_CLASS_MULTICAST_BROADCAST,
+  ISTHMUS_XDP_PUNT_CLASS_NON_IPV4,
+  ISTHMUS_XDP_PUNT_CLASS_COUNT
+};
+
+/* A class's rate, written by the control side; rate_pps 0 = unlimited.
+ * burst is the most tokens a bucket holds. */
+struct isthmus_xdp_punt_limit {
+  __u64 rate_pps;
+  __u64 burst;
+};
+
+/* A class's bucket on one CPU (only that CPU writes it). It refills from
+ * last_ns only once empty; a bucket never used starts full. */
+struct isthmus_xdp_punt_bucket {
+  __u64 tokens;
+  __u64 last_ns;
+};
+
 enum isthmus_xdp_limits {
   /* Queues of one port DPDK may bind sockets to (veth has one). */
   ISTHMUS_XDP_MAX_QUEUES = 64,
@@ -35,6 +67,9 @@ enum isthmus_xdp_limits {
   ISTHMUS_XDP_MAX_PUNT_PORTS = 64,
   /* Tunnel endpoints (local address, protocol, port). */
   ISTHMUS_XDP_MAX_TUNNEL_ENDPOINTS = 256,
+  /* BGP peers whose traffic is punt class control (ControlPeers::kCapacity
+   * in punt_limiter.h is the same). */
+  ISTHMUS_XDP_MAX_CONTROL_PEERS = 256,
 };
 
 /* Value stored in local_addrs and punt_*_ports; only presence is tested
@@ -45,9 +80,12 @@ enum isthmus_xdp_entry_flags {
 
 /*
  * xdp_stats counters: X(ID, field, help). Every frame increments exactly one
- * total (TO_KERNEL or TO_DATAPLANE) and exactly one reason, so each total
- * equals the sum of its reasons. The KERNEL_* reasons must stay contiguous
- * (KERNEL_ARP .. KERNEL_LOCAL_FRAGMENT): the program tests the range.
+ * total (TO_KERNEL, TO_DATAPLANE or RATE_LIMITED) and exactly one reason, so
+ * TO_DATAPLANE equals the sum of the DATAPLANE_* reasons and TO_KERNEL +
+ * RATE_LIMITED the sum of the KERNEL_* ones. A RATE_LIMITED frame (XDP_DROP)
+ * also increments the LIMITED_* slot of its punt class. The KERNEL_* reasons
+ * must stay contiguous (KERNEL_ARP .. KERNEL_LOCAL_FRAGMENT): the program
+ * tests the range; the LIMITED_* slots follow enum isthmus_xdp_punt_class.
  */
 #define ISTHMUS_XDP_STATS(X)                                                   \
   X(TO_KERNEL, to_kernel, "frames left to the kernel (XDP_PASS)")              \
@@ -69,7 +107,16 @@ enum isthmus_xdp_entry_flags {
     "to a local address but not for the kernel (tunnels, other ports)")        \
   X(DATAPLANE_TRANSIT, dataplane_transit, "IPv4 not addressed to the appliance") \
   X(DATAPLANE_TUNNEL, dataplane_tunnel,                                        \
-    "tunnel packets to one of our tunnel endpoints (decapsulated there)")
+    "tunnel packets to one of our tunnel endpoints (decapsulated there)")       \
+  X(RATE_LIMITED, rate_limited,                                                \
+    "frames for the kernel dropped over their punt class's rate (XDP_DROP)")   \
+  X(LIMITED_CONTROL, limited_control, "rate-limited, punt class control")      \
+  X(LIMITED_ARP, limited_arp, "rate-limited, punt class arp")                  \
+  X(LIMITED_ICMP, limited_icmp, "rate-limited, punt class icmp")               \
+  X(LIMITED_LOCAL, limited_local, "rate-limited, punt class local")            \
+  X(LIMITED_MULTICAST_BROADCAST, limited_multicast_broadcast,                  \
+    "rate-limited, punt class multicast_broadcast")                            \
+  X(LIMITED_NON_IPV4, limited_non_ipv4, "rate-limited, punt class non_ipv4")
 
 enum isthmus_xdp_stat {
 #define ISTHMUS_XDP_STAT_ENUM(id, field, help) ISTHMUS_XDP_STAT_##id,

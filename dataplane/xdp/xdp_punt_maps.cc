@@ -18,6 +18,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "dataplane/worker/punt_limiter.h"
 #include "spdlog/spdlog.h"
 
 namespace isthmus {
@@ -50,7 +51,7 @@ struct MapSpec {
   int XdpPuntMaps::MapFds::*slot;
 };
 
-constexpr std::array<MapSpec, 5> kMapSpecs = {{
+constexpr std::array<MapSpec, 8> kMapSpecs = {{
     {"local_addrs", BPF_MAP_TYPE_HASH, sizeof(uint32_t), sizeof(uint8_t),
      &XdpPuntMaps::MapFds::local_addrs},
     {"punt_tcp_ports", BPF_MAP_TYPE_HASH, sizeof(uint16_t), sizeof(uint8_t),
@@ -61,6 +62,12 @@ constexpr std::array<MapSpec, 5> kMapSpecs = {{
      &XdpPuntMaps::MapFds::xdp_stats},
     {"tunnel_endpts", BPF_MAP_TYPE_HASH, sizeof(isthmus_xdp_tunnel_key), sizeof(uint8_t),
      &XdpPuntMaps::MapFds::tunnel_endpoints},
+    {"ctrl_peers", BPF_MAP_TYPE_HASH, sizeof(uint32_t), sizeof(uint8_t),
+     &XdpPuntMaps::MapFds::control_peers},
+    {"punt_limits", BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(isthmus_xdp_punt_limit),
+     &XdpPuntMaps::MapFds::punt_limits},
+    {"punt_buckets", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(uint32_t), sizeof(isthmus_xdp_punt_bucket),
+     &XdpPuntMaps::MapFds::punt_buckets},
 }};
 
 // The map key as a hashable value (the C struct has no operator==).
@@ -76,6 +83,9 @@ struct TunnelKey {
 };
 
 constexpr uint8_t kEntryPresent = ISTHMUS_XDP_ENTRY_PRESENT;
+
+// The workers and the XDP program hold the same peers.
+static_assert(ControlPeers::kCapacity == ISTHMUS_XDP_MAX_CONTROL_PEERS);
 
 absl::Status ErrnoStatus(int error, const std::string& what) {
   return absl::ErrnoToStatus(error, what);
@@ -305,6 +315,32 @@ absl::Status XdpPuntMaps::SetTunnelEndpoints(
     keys.insert(k);
   }
   return ReplaceKeys(fds_.tunnel_endpoints, "tunnel_endpts", keys);
+}
+
+absl::Status XdpPuntMaps::SetControlPeers(const std::vector<uint32_t>& addrs_host_order) {
+  absl::flat_hash_set<uint32_t> keys;  // network byte order, as the program reads it
+  for (uint32_t addr : addrs_host_order) keys.insert(htonl(addr));
+  return ReplaceKeys(fds_.control_peers, "ctrl_peers", keys);
+}
+
+absl::Status XdpPuntMaps::SetPuntRates(const std::array<uint32_t, kPuntReasonCount>& rates_pps) {
+  for (uint32_t cls = 0; cls < ISTHMUS_XDP_PUNT_CLASS_COUNT; ++cls) {
+    const uint32_t rate = rates_pps[static_cast<size_t>(kXdpPuntClassReason[cls])];
+    const isthmus_xdp_punt_limit limit{.rate_pps = rate, .burst = PuntBurst(rate)};
+    if (bpf_map_update_elem(fds_.punt_limits, &cls, &limit, BPF_ANY) != 0) {
+      return ErrnoStatus(errno, absl::StrCat("update of map 'punt_limits' (class ", cls, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::array<uint64_t, kPuntReasonCount> LimitedByPuntReason(const XdpStats& stats) {
+  std::array<uint64_t, kPuntReasonCount> limited{};
+  for (uint32_t cls = 0; cls < ISTHMUS_XDP_PUNT_CLASS_COUNT; ++cls) {
+    const XdpStatInfo& slot = kXdpStatInfo[ISTHMUS_XDP_STAT_LIMITED_CONTROL + cls];
+    limited[static_cast<size_t>(kXdpPuntClassReason[cls])] += stats.*slot.field;
+  }
+  return limited;
 }
 
 absl::StatusOr<XdpStats> XdpPuntMaps::ReadStats() const {

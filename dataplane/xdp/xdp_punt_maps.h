@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "dataplane/drop_reason.h"
 #include "dataplane/xdp/xdp_abi.h"
 
 namespace isthmus {
@@ -50,6 +51,20 @@ constexpr bool XdpStatInfoIsIndexed() {
 }
 static_assert(XdpStatInfoIsIndexed());
 
+// The data plane's punt class (a punt reason) of each XDP punt class,
+// indexed by enum isthmus_xdp_punt_class.
+inline constexpr std::array<PuntReason, ISTHMUS_XDP_PUNT_CLASS_COUNT> kXdpPuntClassReason = {
+    PuntReason::kControl, PuntReason::kArp, PuntReason::kIcmp,
+    PuntReason::kLocal, PuntReason::kMulticastBroadcast, PuntReason::kNonIpv4,
+};
+// The LIMITED_* counters follow the classes (the program indexes them so).
+static_assert(ISTHMUS_XDP_STAT_LIMITED_NON_IPV4 - ISTHMUS_XDP_STAT_LIMITED_CONTROL ==
+              ISTHMUS_XDP_PUNT_CLASS_NON_IPV4);
+
+// XDP rate-limit drops by data-plane punt class (indexed by PuntReason), to
+// be added to the punt_limited_* drop reasons.
+std::array<uint64_t, kPuntReasonCount> LimitedByPuntReason(const XdpStats& stats);
+
 // Owns one fd per map; move-only, closes them on destruction. Not
 // thread-safe: the control thread is the single writer of these maps.
 class XdpPuntMaps {
@@ -61,6 +76,9 @@ class XdpPuntMaps {
     int punt_udp_ports = -1;
     int xdp_stats = -1;
     int tunnel_endpoints = -1;
+    int control_peers = -1;
+    int punt_limits = -1;
+    int punt_buckets = -1;
   };
 
   // Finds the XDP program attached to `ifindex` in this network namespace
@@ -91,6 +109,12 @@ class XdpPuntMaps {
     friend bool operator==(const TunnelEndpoint&, const TunnelEndpoint&) = default;
   };
   [[nodiscard]] absl::Status SetTunnelEndpoints(const std::vector<TunnelEndpoint>& endpoints);
+  // Makes ctrl_peers exactly `addrs_host_order`: frames for the kernel from
+  // these addresses are punt class control.
+  [[nodiscard]] absl::Status SetControlPeers(const std::vector<uint32_t>& addrs_host_order);
+  // Sets each XDP punt class's per-CPU rate from `rates_pps` (indexed by
+  // PuntReason, 0 = unlimited); burst as in the data plane (PuntBurst).
+  [[nodiscard]] absl::Status SetPuntRates(const std::array<uint32_t, kPuntReasonCount>& rates_pps);
   [[nodiscard]] absl::StatusOr<XdpStats> ReadStats() const;
 
  private:

@@ -93,7 +93,7 @@ readonly MAX_WARMUP_DROPS=5
 # reason is listed: a rekey done in the wrong order shows as esp_wrong_spi
 # (an SPI the receiver does not hold yet) or esp_auth_failed.
 readonly UNEXPECTED_DROPS=(runt bad_version bad_ihl bad_total_length bad_checksum martian_source
-  martian_destination no_route blackhole mtu_exceeded tx_full punt_full punt_unavailable
+  martian_destination no_route blackhole mtu_exceeded tx_full punt_unavailable
   from_kernel_unroutable tunnel_wrong_source tunnel_outer_fragment tunnel_inner_not_ipv4 tunnel_nested
   tunnel_recursion tunnel_no_underlay_route tunnel_down tunnel_host_not_ipv4 tunnel_no_headroom
   esp_replayed esp_outside_window esp_auth_failed esp_wrong_spi esp_wrong_source esp_wrong_destination

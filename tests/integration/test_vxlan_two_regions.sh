@@ -58,7 +58,7 @@ readonly CLAMPED_MSS=$((TUNNEL_MTU - 40))
 # neighbor_missing (first packet to a next hop), l2_not_for_us, not_ipv4 and
 # kernel_has_copy (af_packet) are normal noise and not listed.
 readonly UNEXPECTED_DROPS=(runt bad_version bad_ihl bad_total_length bad_checksum martian_source
-  martian_destination no_route blackhole mtu_exceeded tx_full punt_full punt_unavailable
+  martian_destination no_route blackhole mtu_exceeded tx_full punt_unavailable
   from_kernel_unroutable vxlan_malformed vxlan_unknown_vni tunnel_wrong_source tunnel_outer_fragment
   tunnel_inner_not_ipv4 tunnel_nested tunnel_recursion tunnel_no_underlay_route tunnel_down
   tunnel_host_not_ipv4 tunnel_no_headroom bug)

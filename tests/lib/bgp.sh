@@ -57,6 +57,16 @@ routes_lack() {
   ! "${fn}" "${ns}" "${name}" | grep -q -- "^${prefix} "
 }
 
+# ---------------------------------------------------- isthmusd's own view
+# Through the test's `ctl` (topo.sh): isthmusd's neighbour PEER (its config
+# name) as JSON, its FSM state, and how often it reached Established.
+
+neighbor_json() { ctl show bgp neighbors "$1" --json | jq -c '.neighbors[0]'; }
+peer_state() { neighbor_json "$1" | jq -r '.state'; }
+peer_transitions() { neighbor_json "$1" | jq -r '.established_transitions'; }
+peer_established() { [[ "$(peer_state "$1")" == "Established" ]]; }
+peer_not_established() { ! peer_established "$1"; }
+
 # ------------------------------------------------------------------ BIRD 2
 
 readonly BIRD_BIN=/usr/sbin/bird

@@ -65,11 +65,8 @@ raw_expect() {
 
 # ------------------------------------------------------- isthmusd's view
 
-neighbor_json() { ctl show bgp neighbors "$1" --json | jq -c '.neighbors[0]'; }
-peer_state() { neighbor_json "$1" | jq -r '.state'; }
-peer_transitions() { neighbor_json "$1" | jq -r '.established_transitions'; }
-peer_established() { [[ "$(peer_state "$1")" == "Established" ]]; }
-peer_not_established() { ! peer_established "$1"; }
+# neighbor_json, peer_state, peer_transitions, peer_established and
+# peer_not_established come from bgp.sh (sourced before this file).
 # notifications_sent PEER CODE SUBCODE: how many isthmusd sent with that code.
 notifications_sent() {
   neighbor_json "$1" | jq -r --argjson c "$2" --argjson s "$3" \

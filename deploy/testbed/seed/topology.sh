@@ -289,13 +289,22 @@ _seed_gateway() {
   fi
 }
 
-# seed_rib_sync_once NS FRR_NS FRR_NAME: makes NS's kernel routes of
-# protocol SEED_RIB_PROTO equal to bgpd FRR_NAME's best routes.
+# seed_rib_sync_once NS FRR_NS FRR_NAME...: makes NS's kernel routes of
+# protocol SEED_RIB_PROTO equal to the union of the best routes of the
+# bgpd FRR_NAMEs that answer, as the VNet programs what either Route Server
+# instance holds: one instance restarting takes nothing away while the
+# other keeps its routes. When none answers, nothing changes.
 seed_rib_sync_once() {
-  local ns="$1" frr_ns="$2" frr_name="$3"
+  local ns="$1" frr_ns="$2"
+  shift 2
   local -A want=()
-  local prefix nh gw best
-  best="$(_seed_best_routes "${frr_ns}" "${frr_name}")" || return 0
+  local prefix nh gw best="" one frr_name answered=0
+  for frr_name in "$@"; do
+    one="$(_seed_best_routes "${frr_ns}" "${frr_name}")" || continue
+    answered=1
+    best+="${one}"$'\n'
+  done
+  ((answered)) || return 0
   while read -r prefix nh; do
     [[ -n "${prefix}" ]] || continue
     gw="$(_seed_gateway "${ns}" "${nh}")"
@@ -323,7 +332,7 @@ seed_rib_sync_once() {
   done
 }
 
-# seed_rib_sync_loop NS FRR_NS FRR_NAME: seed_rib_sync_once every
+# seed_rib_sync_loop NS FRR_NS FRR_NAME...: seed_rib_sync_once every
 # SEED_RIB_POLL_S, forever (started in the background by seed_start_rib_sync).
 seed_rib_sync_loop() {
   while true; do
@@ -332,7 +341,7 @@ seed_rib_sync_loop() {
   done
 }
 
-# _seed_rib_sync_bg NS FRR_NS FRR_NAME: seed_rib_sync_loop in the
+# _seed_rib_sync_bg NS FRR_NS FRR_NAME...: seed_rib_sync_loop in the
 # background. It is a shell function, so start_bg cannot put it in a session
 # of its own with setsid (IT_DETACH=1, seed/up): instead it ignores the
 # terminal's SIGINT and SIGHUP itself (its children inherit that), and is
@@ -345,12 +354,13 @@ _seed_rib_sync_immune() {
   seed_rib_sync_loop "$@"
 }
 
-# seed_start_rib_sync: the fabrics follow their Route Server's instance 1
-# (both instances hold the same routes; a check compares them), the MSEE
-# and on-premises follow their own bgpd.
+# seed_start_rib_sync: the fabrics follow both instances of their Route
+# Server, the MSEE and on-premises their own bgpd.
 seed_start_rib_sync() {
   local r
-  for r in "${SEED_REGIONS[@]}"; do _seed_rib_sync_bg "f${r}" "rs${r}" "$(ars_name "${r}" 1)"; done
+  for r in "${SEED_REGIONS[@]}"; do
+    _seed_rib_sync_bg "f${r}" "rs${r}" "$(ars_name "${r}" 1)" "$(ars_name "${r}" 2)"
+  done
   _seed_rib_sync_bg ms ms msee
   _seed_rib_sync_bg op op onprem
 }

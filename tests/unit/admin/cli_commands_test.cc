@@ -245,15 +245,21 @@ TEST(RenderResultTest, DropsResultFromCountersRendersEveryReason) {
 
 TEST(RenderResultTest, StatsFieldsAndWorkers) {
   const json stats = json::parse(R"({"version":"0.1.0","uptime_seconds":3725,"fib_routes":12,
-    "workers":[{"id":0,"lcore":1,"busy_polls":10,"idle_polls":20,"rx_packets":30,"tx_packets":40}]})");
+    "workers":[{"id":0,"lcore":1,"busy_polls":10,"idle_polls":20,"rx_packets":30,"tx_packets":40,
+                "stalls":2,"longest_loop_gap_ms":150.5}],
+    "mempools":[{"name":"isthmus_mbufs","size":16383,"in_use":4095}]})");
   EXPECT_EQ(RenderResult({"show", "stats"}, stats),
             "version: 0.1.0\n"
             "uptime: 1h2m5s\n"
             "fib routes: 12\n"
             "\n"
             "Workers:\n"
-            "WORKER  LCORE  BUSY-POLLS  IDLE-POLLS  RX-PACKETS  TX-PACKETS\n"
-            "     0      1          10          20          30          40\n");
+            "WORKER  LCORE  BUSY-POLLS  IDLE-POLLS  RX-PACKETS  TX-PACKETS  STALLS  LONGEST-GAP-MS\n"
+            "     0      1          10          20          30          40       2           150.5\n"
+            "\n"
+            "Mempools:\n"
+            "MEMPOOL         SIZE  IN-USE\n"
+            "isthmus_mbufs  16383    4095\n");
 }
 
 TEST(RenderResultTest, EmptyTablesSayNone) {

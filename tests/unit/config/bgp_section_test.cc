@@ -396,6 +396,28 @@ INSTANTIATE_TEST_SUITE_P(
                   }}),
     [](const auto& info) { return Name(info.param.description); });
 
+// Every peer's address is tracked by the punt class control, which holds
+// bgp::kMaxPeers: more peers are refused when the file is read, not
+// half-way through a reload.
+TEST(BgpLimitsTest, MorePeersThanThePuntClassHoldsAreRefused) {
+  const auto peers = [](size_t n) {
+    std::string out = "  asn: 65010\n  router_id: 198.18.0.10\n  peers:\n";
+    for (size_t i = 0; i < n; ++i) {
+      absl::StrAppend(&out, "    - {name: p", i, ", address: 198.18.", 1 + i / 250, ".", 1 + i % 250,
+                      ", remote_as: 65020, passive: true}\n");
+    }
+    return out;
+  };
+  const auto at_limit = LoadConfigText(absl::StrCat(kPorts, "bgp:\n", peers(bgp::kMaxPeers)), kSource);
+  ASSERT_TRUE(at_limit.ok()) << at_limit.status();
+  EXPECT_EQ(at_limit->bgp.peers.size(), bgp::kMaxPeers);
+  const auto over = LoadConfigText(absl::StrCat(kPorts, "bgp:\n", peers(bgp::kMaxPeers + 1)), kSource);
+  ASSERT_FALSE(over.ok());
+  EXPECT_THAT(std::string(over.status().message()),
+              HasSubstr("bgp.peers: 257 peers (accepted: at most 256 peers (the punt class control tracks "
+                        "each peer's address))"));
+}
+
 TEST(BgpAbsentTest, NoSectionMeansDisabled) {
   const absl::StatusOr<Config> config = LoadConfigText(kPorts, kSource);
   ASSERT_TRUE(config.ok()) << config.status();

@@ -132,8 +132,8 @@ const MessageCase kCases[] = {
     // ------------------------------------------------------------ dataplane
     {kUnknownKey, "dataplane", "typo", absl::StrCat(kPort, "dataplane:\n  wokers: 2\n"),
      "$FILE:4: dataplane.wokers: unknown key, did you mean 'workers'? (accepted: burst, eal_args, fib_max_routes, "
-     "fib_tbl8_groups, hugepages, idle_polls_before_sleep, idle_sleep_us, mbufs, punt_interface, punt_rate_pps, "
-     "worker_cpus, workers)"},
+     "fib_tbl8_groups, hugepages, idle_polls_before_sleep, idle_sleep_us, mbufs, punt_class_rate_pps, "
+     "punt_interface, punt_rate_pps, worker_cpus, workers)"},
     {kRepeatedKey, "dataplane", "key twice", absl::StrCat(kPort, "dataplane:\n  burst: 8\n  burst: 16\n"),
      "$FILE:5: dataplane.burst: key given twice (first at line 4) (accepted: each key once)"},
     {kWrongType, "dataplane", "YAML 1.1 boolean", absl::StrCat(kPort, "dataplane:\n  hugepages: yes\n"),
@@ -418,11 +418,11 @@ const MessageCase kCases[] = {
 
     // ------------------------------------------------------------ nat
     {kUnknownKey, "nat", "typo", absl::StrCat(kPort, "nat:\n  capacty: 4096\n"),
-     "$FILE:4: nat.capacty: unknown key, did you mean 'capacity'? (accepted: capacity, maglev_table_size, "
-     "timeouts)"},
+     "$FILE:4: nat.capacty: unknown key, did you mean 'capacity'? (accepted: admission, capacity, "
+     "maglev_table_size, timeouts)"},
     {kWrongType, "nat", "timeouts is a number", absl::StrCat(kPort, "nat:\n  timeouts: 30\n"),
-     "$FILE:4: nat.timeouts: expected a map, got '30' (accepted: a map with keys tcp_established_s, tcp_transitory_s, "
-     "udp_s)"},
+     "$FILE:4: nat.timeouts: expected a map, got '30' (accepted: a map with keys tcp_embryonic_s, "
+     "tcp_established_s, tcp_transitory_s, udp_s)"},
     {kOutOfRange, "nat", "capacity below 1024", absl::StrCat(kPort, "nat:\n  capacity: 10\n"),
      "$FILE:4: nat.capacity: expected an integer between 1024 and 67108864, got '10'"},
     {kBadValue, "nat", "maglev table size not a prime", absl::StrCat(kPort, "nat:\n  maglev_table_size: 65536\n"),

@@ -171,6 +171,7 @@ constexpr char kFullConfig[] = R"(dataplane:
   hugepages: true
   punt_interface: punt0
   punt_rate_pps: 10000000
+  punt_class_rate_pps: {control: 0, icmp: 500}
   fib_max_routes: 16777216
   fib_tbl8_groups: 65536
   eal_args: ["--log-level=*:error", --no-telemetry]
@@ -217,6 +218,8 @@ void CheckFullConfig(const Config& c) {
   dp.hugepages = true;
   dp.punt_interface = "punt0";
   dp.punt_rate_pps = 10'000'000;
+  dp.punt_class_rate_pps[static_cast<size_t>(PuntReason::kControl)] = 0;
+  dp.punt_class_rate_pps[static_cast<size_t>(PuntReason::kIcmp)] = 500;
   dp.fib_max_routes = 1 << 24;
   dp.fib_tbl8_groups = 1 << 16;
   dp.eal_args = {"--log-level=*:error", "--no-telemetry"};
@@ -440,6 +443,15 @@ INSTANTIATE_TEST_SUITE_P(
              "test.yaml:9: dataplane.worker_cpus[0]: expected an integer "
              "between 0 and 1023, got '1024'"},
             6},
+        ErrorCase{"punt class rates: unknown class, out of range, not a map",
+                  WithMinimal("dataplane:\n  punt_class_rate_pps: {bgp: 10, icmp: 10000001}\n"),
+                  {"dataplane.punt_class_rate_pps.bgp", "control", "non_ipv4",
+                   "dataplane.punt_class_rate_pps.icmp: expected an integer between 0 and 10000000"},
+                  2},
+        ErrorCase{"punt class rates given a list",
+                  WithMinimal("dataplane: {punt_class_rate_pps: [1]}\n"),
+                  {"dataplane.punt_class_rate_pps: expected a map"},
+                  1},
         ErrorCase{
             "worker_cpus not matching workers",
             WithMinimal("dataplane: {workers: 2, worker_cpus: [0, 1, 1]}\n"),
@@ -773,6 +785,48 @@ TEST(InvalidConfigOrderTest, ProblemsAreListedInFileOrder) {
   EXPECT_THAT(lines[1], HasSubstr("test.yaml:3: ports[0].name"));
 }
 
+// A multi-line scalar quoted in a problem must not split it over lines:
+// every line of the message names the file (found by
+// tests/fuzz/config_fuzz.cc).
+TEST(InvalidConfigOrderTest, LineBreaksInQuotedValuesAreEscaped) {
+  const auto config = LoadConfigText("first\n\nsecond\n", kSource);
+  ASSERT_FALSE(config.ok());
+  const std::vector<std::string> lines =
+      absl::StrSplit(config.status().message(), '\n');
+  ASSERT_EQ(lines.size(), 1u) << config.status();
+  EXPECT_THAT(lines[0], HasSubstr("test.yaml:1: expected a map, got 'first\\nsecond'"));
+}
+
+// YAML 1.2 5.1: only printable UTF-8. yaml-cpp does not return on some
+// inputs with control characters or broken UTF-8 (the config fuzzer's
+// regressions/config/yaml_cpp_*), so the loader refuses them first, with
+// their position.
+TEST(InvalidConfigOrderTest, NonPrintableCharactersAreRefusedWithTheirPosition) {
+  const struct {
+    std::string text;
+    std::string want;
+  } cases[] = {
+      {",\x19- name1 a/m - s:z\n-,\x19- name1 a/me",
+       "test.yaml:1:2: character U+0019 is not allowed: the file is not valid YAML "
+       "(accepted: printable UTF-8 text, tabs and line breaks; YAML 1.2 5.1)"},
+      {"ports:\n  - {\xff\xff}\n", "test.yaml:2:6: byte 0xFF is not UTF-8"},
+      {"a: \xc3", "test.yaml:1:4: UTF-8 sequence cut short"},
+      {"a: \xed\xa0\x80\n", "test.yaml:1:4: byte 0xED is not UTF-8"},   // a surrogate
+      {"a: \xc0\xaf\n", "test.yaml:1:4: byte 0xC0 is not UTF-8"},         // overlong
+      {"a: b\n\x7f", "test.yaml:2:1: character U+007F is not allowed"},
+  };
+  for (const auto& c : cases) {
+    const auto config = LoadConfigText(c.text, kSource);
+    ASSERT_FALSE(config.ok()) << c.want;
+    EXPECT_THAT(std::string(config.status().message()), HasSubstr(c.want));
+  }
+  // Printable non-ASCII text (a comment in another script, a BOM at the
+  // start) is still read by yaml-cpp, which reports what it finds.
+  const auto bom = LoadConfigText("\xef\xbb\xbf# caf\xc3\xa9 \xe2\x82\xac\nfirst\n", kSource);
+  ASSERT_FALSE(bom.ok());
+  EXPECT_THAT(std::string(bom.status().message()), HasSubstr("expected a map"));
+}
+
 // ---------------------------------------------------------------- files
 
 class ConfigFileTest : public ::testing::Test {
@@ -877,6 +931,7 @@ INSTANTIATE_TEST_SUITE_P(
                      c.dataplane.idle_sleep_us = 50;
                      c.dataplane.idle_polls_before_sleep = 8;
                      c.dataplane.punt_rate_pps = 1;
+                     c.dataplane.punt_class_rate_pps[static_cast<size_t>(PuntReason::kIcmp)] = 5;
                      c.source = "other.yaml";
                    },
                    {}},

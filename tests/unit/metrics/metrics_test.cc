@@ -42,7 +42,8 @@ DataplaneSnapshot SampleSnapshot() {
                      .link_up = true});
   s.ports.push_back({.name = "east", .driver = "pmd", .interface = "", .link_up = false});
   s.workers.push_back({.id = 0, .busy_polls = 40, .idle_polls = 60, .rx_packets = 1000,
-                       .tx_packets = 900});
+                       .tx_packets = 900, .stalls = 2, .longest_loop_gap_seconds = 0.25});
+  s.mempools.push_back({.name = "isthmus_mbufs", .size = 16383, .in_use = 4096});
   s.drops[static_cast<size_t>(DropReason::kNoRoute)] = 17;
   s.punts[static_cast<size_t>(PuntReason::kArp)] = 5;
   s.fib_routes = 12;
@@ -97,6 +98,10 @@ TEST(BuildMetricFamiliesTest, PortWorkerAndGlobalSamples) {
   EXPECT_THAT(text, HasSubstr(Sample("isthmus_worker_polls_total", R"(worker="0",result="idle")", "60")));
   EXPECT_THAT(text, HasSubstr(Sample("isthmus_worker_rx_packets_total", R"(worker="0")", "1000")));
   EXPECT_THAT(text, HasSubstr(Sample("isthmus_worker_tx_packets_total", R"(worker="0")", "900")));
+  EXPECT_THAT(text, HasSubstr(Sample("isthmus_worker_stalls_total", R"(worker="0")", "2")));
+  EXPECT_THAT(text, HasSubstr(Sample("isthmus_worker_longest_loop_gap_seconds", R"(worker="0")", "0.25")));
+  EXPECT_THAT(text, HasSubstr(Sample("isthmus_mempool_in_use", R"(pool="isthmus_mbufs")", "4096")));
+  EXPECT_THAT(text, HasSubstr(Sample("isthmus_mempool_size", R"(pool="isthmus_mbufs")", "16383")));
   EXPECT_THAT(text, HasSubstr(Sample("isthmus_fib_routes", "", "12")));
   EXPECT_THAT(text, HasSubstr(Sample("isthmus_neighbor_resolved", "", "2")));
   EXPECT_THAT(text, HasSubstr(Sample("isthmus_neighbor_resolution_requests_total", "", "9")));

@@ -101,6 +101,24 @@ TEST(UdpChecksum, ZeroStaysZero) {
   EXPECT_EQ(frame, zero_checksum(Packet(TranslatedKey(flow, FlowDirection::kOriginal))));
 }
 
+// RFC 1071: an ICMP message whose other words are all zero sums to +0 and
+// only a checksum of 0xFFFF verifies; RFC 1624 eqn. 3 alone gives 0x0000
+// there. An SNAT echo reply translated back to identifier 0, sequence 0,
+// no payload is such a message (found by tests/fuzz/nat_fuzz.cc, input
+// tests/fuzz/regressions/nat/icmp_echo_all_zero_checksum_0000).
+TEST(IcmpChecksum, AllZeroMessageGetsFfff) {
+  Flow flow;
+  FillFlow(MakeSpec(kIcmp, /*snat=*/true, kClient, /*cport=*/0), &flow);
+  const FlowKey in_key = flow.Key(FlowDirection::kReply);
+  Bytes frame = PacketBuilder().Src(in_key.src).Dst(in_key.dst).Icmp(kIcmpEchoReply, 0, uint32_t{in_key.dport} << 16).Build();
+  const NatPacket p = ParseNatPacket(frame.data() + kEthLen, static_cast<uint32_t>(frame.size() - kEthLen));
+  ASSERT_EQ(p.kind, NatPacketKind::kFlow);
+  TranslatePacket(frame.data() + kEthLen, p, flow, FlowDirection::kReply);
+  const FlowKey out = TranslatedKey(flow, FlowDirection::kReply);
+  EXPECT_EQ(frame, PacketBuilder().Src(out.src).Dst(out.dst).Icmp(kIcmpEchoReply, 0, 0).Build());
+  EXPECT_EQ(LoadBe16(frame.data() + kEthLen + 20 + kIcmpChecksumOffset), 0xffff);
+}
+
 // ---------------------------------------------------------------------------
 // ICMP errors quoting a translated packet.
 

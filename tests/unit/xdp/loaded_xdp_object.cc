@@ -44,6 +44,9 @@ XdpPuntMaps::MapFds LoadedXdpObject::MapFds() const {
       .punt_udp_ports = MapFd("punt_udp_ports"),
       .xdp_stats = MapFd("xdp_stats"),
       .tunnel_endpoints = MapFd("tunnel_endpts"),
+      .control_peers = MapFd("ctrl_peers"),
+      .punt_limits = MapFd("punt_limits"),
+      .punt_buckets = MapFd("punt_buckets"),
   };
 }
 
