@@ -4,6 +4,10 @@
 
 #include "control/config/config.h"
 
+#include <signal.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -776,6 +780,61 @@ absl::Status CheckYamlCharacters(const std::string& source,
   return absl::OkStatus();
 }
 
+// yaml-cpp 0.7 (Debian 12) does not return on some malformed inputs: it
+// keeps creating nodes and grows by gigabytes (the config fuzzer found
+// printable ones as short as "!0keepa,"; tests/fuzz/regressions/config/
+// yaml_cpp_*). A config file must never stall isthmusd's start or a
+// reload, so yaml-cpp first reads the text in a child process with a time
+// limit; only text it finished with is parsed here. The child runs nothing
+// but yaml-cpp (glibc keeps malloc usable after fork in a threaded process)
+// and leaves with _exit. Costs a fork per load: well under a millisecond
+// for a config file.
+constexpr int kYamlProbeLimitMs = 3000;
+
+absl::Status ProbeYamlParser(const std::string& source, const std::string& text) {
+  const pid_t pid = fork();
+  if (pid < 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat(source, ": cannot start the YAML check"));
+  }
+  if (pid == 0) {
+    // The daemon blocks the signals it reads through signalfd; the child
+    // needs SIGALRM back to be stopped by its timer.
+    sigset_t alarm_only;
+    sigemptyset(&alarm_only);
+    sigaddset(&alarm_only, SIGALRM);
+    pthread_sigmask(SIG_UNBLOCK, &alarm_only, nullptr);
+    signal(SIGALRM, SIG_DFL);
+    itimerval limit{};
+    limit.it_value.tv_sec = kYamlProbeLimitMs / 1000;
+    limit.it_value.tv_usec = (kYamlProbeLimitMs % 1000) * 1000;
+    setitimer(ITIMER_REAL, &limit, nullptr);
+    try {
+      (void)YAML::LoadAll(text);
+    } catch (...) {
+      // A syntax error is reported by the real parse, with its position.
+    }
+    _exit(0);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) {
+      return absl::ErrnoToStatus(errno, absl::StrCat(source, ": lost the YAML check"));
+    }
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
+  const std::string what =
+      WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM
+          ? absl::StrCat("the YAML parser (yaml-cpp) did not finish within ",
+                         kYamlProbeLimitMs / 1000, " s")
+          : WIFSIGNALED(status)
+                ? absl::StrCat("the YAML parser (yaml-cpp) failed with signal ", WTERMSIG(status))
+                : absl::StrCat("the YAML parser (yaml-cpp) failed with status ", WEXITSTATUS(status));
+  return absl::InvalidArgumentError(absl::StrCat(
+      source, ": ", what,
+      ": the file is not valid YAML (accepted: YAML 1.2 block or flow syntax without tags; "
+      "yaml-cpp 0.7 loops on some malformed input)"));
+}
+
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
   std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"),
                                              &std::fclose);
@@ -898,6 +957,7 @@ std::string_view ToString(PortDriver d) {
 absl::StatusOr<Config> LoadConfigText(const std::string& text,
                                       const std::string& source) {
   if (absl::Status s = CheckYamlCharacters(source, text); !s.ok()) return s;
+  if (absl::Status s = ProbeYamlParser(source, text); !s.ok()) return s;
   // yaml-cpp reports syntax errors (and its own nesting limit) by throwing;
   // nothing past this function sees an exception.
   try {
