@@ -86,7 +86,8 @@ absl::Status SetTcpMd5(int fd, Ipv4Addr peer, std::string_view password) {
   static_assert(sizeof(addr) <= sizeof(sig.tcpm_addr));
   std::memcpy(&sig.tcpm_addr, &addr, sizeof(addr));
   sig.tcpm_keylen = static_cast<uint16_t>(password.size());
-  std::memcpy(sig.tcpm_key, password.data(), password.size());
+  // An empty password (remove the key) may have a null data().
+  if (!password.empty()) std::memcpy(sig.tcpm_key, password.data(), password.size());
   const int rc = setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, &sig, sizeof(sig));
   const int err = errno;
   explicit_bzero(sig.tcpm_key, sizeof(sig.tcpm_key));  // the kernel has its own copy now

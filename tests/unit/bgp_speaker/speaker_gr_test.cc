@@ -103,6 +103,8 @@ class SpeakerResilienceTest : public SpeakerTest {
     std::optional<json> best = BestPath(node, prefix);
     return best.has_value() && !(*best)["stale"].get<bool>();
   }
+  // Not on a temporary: the pointer would dangle (ASan found one).
+  static const PeerMetrics* FindMetrics(SpeakerMetrics&&, const std::string&) = delete;
   static const PeerMetrics* FindMetrics(const SpeakerMetrics& m, const std::string& peer) {
     for (const PeerMetrics& p : m.peers) {
       if (p.name == peer) return &p;
@@ -300,7 +302,8 @@ TEST_F(SpeakerResilienceTest, MaxAdvertisedCapsAndRaisingItSendsTheRest) {
   EXPECT_EQ(before["max_advertised"], kCap);
   EXPECT_EQ(before["prefixes_advertised"], kCap);
   EXPECT_EQ(before["prefixes_held_back"], kNetworks - kCap);
-  const PeerMetrics* m = FindMetrics(a.speaker->Metrics(), "rs");
+  const SpeakerMetrics metrics = a.speaker->Metrics();   // FindMetrics points into it
+  const PeerMetrics* m = FindMetrics(metrics, "rs");
   ASSERT_NE(m, nullptr);
   EXPECT_EQ(m->prefixes_advertised, kCap);
   EXPECT_EQ(m->prefixes_not_advertised, kNetworks - kCap);
@@ -313,7 +316,8 @@ TEST_F(SpeakerResilienceTest, MaxAdvertisedCapsAndRaisingItSendsTheRest) {
   EXPECT_EQ(after["established_since"], before["established_since"]);
   EXPECT_EQ(after["established_transitions"], before["established_transitions"]);
   EXPECT_EQ(after["prefixes_held_back"], 0);
-  m = FindMetrics(a.speaker->Metrics(), "rs");
+  const SpeakerMetrics metrics_after = a.speaker->Metrics();
+  m = FindMetrics(metrics_after, "rs");
   ASSERT_NE(m, nullptr);
   EXPECT_EQ(m->prefixes_advertised, static_cast<uint64_t>(kNetworks));
   EXPECT_EQ(m->prefixes_not_advertised, 0u);

@@ -79,7 +79,7 @@ class PacketBuilder {
     ip[9] = proto_;
     Put32(ip + 12, src_);
     Put32(ip + 16, dst_);
-    std::memcpy(ip + 20, opts.data(), opts.size());
+    if (!opts.empty()) std::memcpy(ip + 20, opts.data(), opts.size());   // data() may be null
     Put16(ip + 10, InternetChecksum(ip, ihl));
     f.insert(f.end(), l4.begin(), l4.end());
     if (f.size() < pad_to_) f.resize(pad_to_, 0);

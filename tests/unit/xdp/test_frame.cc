@@ -74,16 +74,22 @@ uint32_t PseudoHeaderSum(const Ipv4Fields& ip, const Segment& s) {
 }
 
 Segment WithL4Checksum(const Ipv4Fields& ip, Segment s) {
+  // A segment cut short of its checksum field (the truncated-header cases)
+  // has no checksum to fill in.
+  const auto room_for = [&](size_t offset) { return s.bytes.size() >= offset + 2; };
   switch (s.protocol) {
     case kProtoTcp:
+      if (!room_for(kTcpChecksumOffset)) break;
       Put16(s.bytes, kTcpChecksumOffset,
             FoldChecksum(SumWords(s.bytes, PseudoHeaderSum(ip, s))));
       break;
     case kProtoUdp:
+      if (!room_for(kUdpChecksumOffset)) break;
       Put16(s.bytes, kUdpChecksumOffset,
             FoldChecksum(SumWords(s.bytes, PseudoHeaderSum(ip, s))));
       break;
     case kProtoIcmp:
+      if (!room_for(kIcmpChecksumOffset)) break;
       Put16(s.bytes, kIcmpChecksumOffset, FoldChecksum(SumWords(s.bytes)));
       break;
     default:
