@@ -14,7 +14,7 @@
 # its FIB does). Prints a table of medians with ratios to BIRD.
 #
 # Usage (root):
-#   perf/bgp_ingest.sh [--prefixes N] [--paths P] [--runs R] [--receivers "isthmusd bird frr"]
+#   perf/bgp_ingest.sh [--prefixes N] [--paths P] [--runs R] [--poll S] [--receivers "isthmusd bird frr"]
 # Environment: ISTHMUSD, ISTHMUSCTL (default build-bgpperf/...), RESULTS_FILE, IT_DRIVER (af_xdp).
 set -uo pipefail
 PERF_DIR="$(cd "$(dirname "$0")" && pwd)"
@@ -25,14 +25,16 @@ source "${REPO}/tests/lib/netns.sh"
 PREFIXES=200000
 PATHS=5000
 RUNS=3
+POLL_S=0.1
 RECEIVERS="isthmusd bird frr"
 while (($#)); do
   case "$1" in
     --prefixes) PREFIXES="$2"; shift 2 ;;
     --paths) PATHS="$2"; shift 2 ;;
     --runs) RUNS="$2"; shift 2 ;;
+    --poll) POLL_S="$2"; shift 2 ;;
     --receivers) RECEIVERS="$2"; shift 2 ;;
-    *) echo "usage: $0 [--prefixes N] [--paths P] [--runs R] [--receivers LIST]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--prefixes N] [--paths P] [--runs R] [--poll S] [--receivers LIST]" >&2; exit 2 ;;
   esac
 done
 
@@ -210,7 +212,7 @@ run_one() {
   out="$(ns_exec "$(injector_ns "$r")" "${PY}" "${PERF_DIR}/bgp_injector.py" ingest \
     --stream "${STREAM}" --prefixes "${PREFIXES}" --connect "${RCV_ADDR}" --source "${INJ_ADDR}" \
     --local-as "${INJ_AS}" --router-id "${INJ_ADDR}" --pid "${RCV_PID}" \
-    --rib-cmd "${RIB_CMD}" --fib-cmd "${FIB_CMD}" --timeout "${INJECT_TIMEOUT_S}" --stall "${STALL_S}")" ||
+    --rib-cmd "${RIB_CMD}" --fib-cmd "${FIB_CMD}" --timeout "${INJECT_TIMEOUT_S}" --stall "${STALL_S}" --poll "${POLL_S}")" ||
     fail "injector into ${r} failed (run ${run})"
   jq -c --arg r "${r}" --argjson n "${run}" '. + {receiver: $r, run: $n}' <<<"${out}" | tee -a "${RESULTS_FILE}"
   stop_bg "${RCV_PID}" TERM 30 || true

@@ -129,7 +129,9 @@ void ApplyTermActions(const PolicyActions& actions, PathAttributes& attrs, const
 struct PolicyEngine::ChainOutcome {
   enum class Verdict : uint8_t { kAccepted, kRejected, kUndecided };
   Verdict verdict = Verdict::kUndecided;
-  PathAttributes attrs;
+  // The attributes once a term's actions changed them; until then the
+  // route's own (copied only when written: most routes pass unchanged).
+  std::optional<PathAttributes> modified;
   PolicyActions applied;
   std::string reason;
   std::vector<std::string> notes;
@@ -142,15 +144,27 @@ struct PolicyVerdict {
   std::string reason;
 };
 
+// Whether ApplyTermActions may change the attributes (prepend and
+// next-hop-self are applied on export, from `applied`).
+bool ActsOnAttributes(const PolicyActions& a) {
+  return a.clear_communities || !a.add_communities.empty() || a.local_pref || a.med || !a.as_path_exclude.empty() ||
+         a.as_override;
+}
+
 // First decisive term wins; actions of every matching term up to it apply.
-PolicyVerdict EvaluatePolicy(const Policy& policy, const Ipv4Prefix& prefix, PathAttributes& attrs,
-                             PolicyActions& applied, std::vector<std::string>& notes, const PolicyContext& ctx) {
+// `modified` is set from `base` when a term first writes the attributes.
+PolicyVerdict EvaluatePolicy(const Policy& policy, const Ipv4Prefix& prefix, const PathAttributes& base,
+                             std::optional<PathAttributes>& modified, PolicyActions& applied,
+                             std::vector<std::string>& notes, const PolicyContext& ctx) {
   for (const PolicyTerm& term : policy.terms) {
-    if (!TermMatches(term.match, prefix, attrs, ctx)) continue;
+    if (!TermMatches(term.match, prefix, modified ? *modified : base, ctx)) continue;
     if (term.result == TermResult::kReject) {
       return {TermResult::kReject, absl::StrCat("rejected by policy ", policy.name, " term ", term.name)};
     }
-    ApplyTermActions(term.actions, attrs, ctx, notes);
+    if (ActsOnAttributes(term.actions)) {
+      if (!modified) modified = base;
+      ApplyTermActions(term.actions, *modified, ctx, notes);
+    }
     MergeApplied(applied, term.actions);
     if (term.result == TermResult::kAccept) {
       return {TermResult::kAccept, absl::StrCat("accepted by policy ", policy.name, " term ", term.name)};
@@ -188,7 +202,6 @@ PolicyEngine::ChainOutcome PolicyEngine::RunChain(const std::vector<std::string>
                                                   const Ipv4Prefix& prefix, const PathAttributes& attrs,
                                                   const PolicyContext& ctx) const {
   ChainOutcome out;
-  out.attrs = attrs;
   for (const std::string& name : policy_names) {
     const auto it = policies_.find(name);
     if (it == policies_.end()) {
@@ -196,7 +209,7 @@ PolicyEngine::ChainOutcome PolicyEngine::RunChain(const std::vector<std::string>
       out.reason = absl::StrCat("rejected: unknown policy '", name, "'");
       return out;
     }
-    PolicyVerdict v = EvaluatePolicy(it->second, prefix, out.attrs, out.applied, out.notes, ctx);
+    PolicyVerdict v = EvaluatePolicy(it->second, prefix, attrs, out.modified, out.applied, out.notes, ctx);
     if (v.result == TermResult::kContinue) continue;
     out.reason = std::move(v.reason);
     if (v.result == TermResult::kReject) {
@@ -237,7 +250,9 @@ PolicyEngine::Result PolicyEngine::Import(const std::vector<std::string>& policy
   Result result{.reason = std::move(chain.reason), .notes = std::move(chain.notes)};
   if (chain.verdict != ChainOutcome::Verdict::kAccepted) return result;
   result.accepted = true;
-  result.attrs = chain.attrs == *attrs ? attrs : std::make_shared<const PathAttributes>(std::move(chain.attrs));
+  result.attrs = !chain.modified || *chain.modified == *attrs
+                     ? attrs
+                     : std::make_shared<const PathAttributes>(*std::move(chain.modified));
   return result;
 }
 
@@ -248,7 +263,6 @@ PolicyEngine::Result PolicyEngine::Export(const std::vector<std::string>& policy
   }
   ChainOutcome chain;
   if (policy_names.empty()) {
-    chain.attrs = *attrs;
     chain.verdict = ChainOutcome::Verdict::kAccepted;
     chain.reason = "accepted: iBGP peer without export policy";
   } else {
@@ -256,12 +270,13 @@ PolicyEngine::Result PolicyEngine::Export(const std::vector<std::string>& policy
   }
   Result result{.reason = std::move(chain.reason), .notes = std::move(chain.notes)};
   if (chain.verdict != ChainOutcome::Verdict::kAccepted) return result;
-  if (absl::Status loop = CheckExportAfterPolicy(chain.attrs, ctx); !loop.ok()) {
+  const PathAttributes& after = chain.modified ? *chain.modified : *attrs;
+  if (absl::Status loop = CheckExportAfterPolicy(after, ctx); !loop.ok()) {
     result.reason = std::string(loop.message());
     return result;
   }
   result.accepted = true;
-  result.attrs = std::make_shared<const PathAttributes>(PrepareExport(chain.attrs, ctx, chain.applied));
+  result.attrs = std::make_shared<const PathAttributes>(PrepareExport(after, ctx, chain.applied));
   return result;
 }
 

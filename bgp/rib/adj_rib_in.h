@@ -2,55 +2,60 @@
 // Adj-RIB-In (RFC 4271 3.2): the routes one peer sent us, before import
 // policy. Kept whole so that a policy change can be re-applied without a
 // session reset or a route refresh (issue 3 item 11).
+//
+// A view: the routes live in the shared table of loc_rib.h, next to the
+// Loc-RIB candidates made of them, so that a full table costs one slot per
+// prefix rather than one per RIB.
 
 #include <cstddef>
+#include <optional>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "bgp/core/types.h"
-#include "bgp/rib/prefix_key.h"
+#include "bgp/rib/loc_rib.h"
 
 namespace isthmus::bgp {
 
 class AdjRibIn {
  public:
-  struct Entry {
-    AttributesPtr attrs;
-    bool stale = false;      // graceful restart (RFC 4724 4.2): kept until refreshed or swept
-    bool accepted = false;   // import policy let it into the Loc-RIB (kept here: no second per-prefix set)
-  };
+  using Entry = LocRib::InRoute;
+
+  AdjRibIn(LocRib* rib, PeerId peer) : rib_(rib), peer_(peer) {}
 
   // Stores or replaces the route. Returns false when it was already there
   // with the same attributes and not stale (nothing to re-evaluate).
-  bool Update(const Ipv4Prefix& prefix, AttributesPtr attrs);
+  bool Update(const Ipv4Prefix& prefix, const AttributesPtr& attrs) {
+    return Update(prefix, rib_->interner().InternId(attrs)) != LocRib::InResult::kSame;
+  }
+  LocRib::InResult Update(const Ipv4Prefix& prefix, AttrId attrs) { return rib_->InUpdate(prefix, peer_, attrs); }
   // Returns false when the prefix was unknown; `was_accepted` (optional)
-  // receives whether it was in the Loc-RIB.
-  bool Withdraw(const Ipv4Prefix& prefix, bool* was_accepted = nullptr);
-  void Clear() { routes_.clear(); stale_count_ = 0; accepted_count_ = 0; }
-  // Records the import policy's verdict for a stored prefix; returns the
-  // previous one (false for an unknown prefix, which is left alone).
-  bool SetAccepted(const Ipv4Prefix& prefix, bool accepted);
+  // receives whether it is in the Loc-RIB (the caller withdraws it there).
+  bool Withdraw(const Ipv4Prefix& prefix, bool* was_accepted = nullptr) {
+    return rib_->InWithdraw(prefix, peer_, was_accepted);
+  }
+  void Clear() { rib_->InClear(peer_); }
 
   // Peer restarting (RFC 4724 4.2): every route becomes stale. Returns the count.
-  size_t MarkStale();
+  size_t MarkStale() { return rib_->InMarkStale(peer_); }
   // End-of-RIB or restart timer expiry: removes what was not re-announced.
   // `accepted_removed` (optional) receives those of them that were in the Loc-RIB.
-  std::vector<Ipv4Prefix> SweepStale(std::vector<Ipv4Prefix>* accepted_removed = nullptr);
+  std::vector<Ipv4Prefix> SweepStale(std::vector<Ipv4Prefix>* accepted_removed = nullptr) {
+    return rib_->InSweepStale(peer_, accepted_removed);
+  }
 
-  const Entry* Find(const Ipv4Prefix& prefix) const;
-  size_t size() const { return routes_.size(); }
-  size_t stale_count() const { return stale_count_; }
-  size_t accepted_count() const { return accepted_count_; }
+  std::optional<Entry> Find(const Ipv4Prefix& prefix) const { return rib_->InFind(prefix, peer_); }
+  bool Contains(const Ipv4Prefix& prefix) const { return rib_->InContains(prefix, peer_); }
+  size_t size() const { return rib_->Counts(peer_).received; }
+  size_t stale_count() const { return rib_->Counts(peer_).stale; }
+  size_t accepted_count() const { return rib_->Counts(peer_).accepted; }
 
   // In prefix order.
-  void ForEach(absl::FunctionRef<void(const Ipv4Prefix&, const Entry&)> visit) const;
+  void ForEach(absl::FunctionRef<void(const Ipv4Prefix&, const Entry&)> visit) const { rib_->InForEach(peer_, visit); }
 
  private:
-  // A hash map: one cache miss per prefix of a full table; ForEach sorts.
-  absl::flat_hash_map<PrefixKey, Entry> routes_;
-  size_t stale_count_ = 0;
-  size_t accepted_count_ = 0;
+  LocRib* rib_;
+  PeerId peer_;
 };
 
 }  // namespace isthmus::bgp

@@ -62,27 +62,40 @@ bool SameAttributes(const AttributesPtr& a, const AttributesPtr& b) {
   return a != nullptr && b != nullptr && *a == *b;
 }
 
-AttributesPtr AttributeInterner::Intern(PathAttributes attrs) {
-  if (auto it = table_.find(attrs); it != table_.end()) return *it;
-  MaybePurge();
-  auto shared = std::make_shared<const PathAttributes>(std::move(attrs));
-  table_.insert(shared);
-  return shared;
+AttributeInterner::AttributeInterner()
+    : table_(0, IdHash{this}, IdEq{this}) {
+  slots_.Add(Slot{});   // kNoAttributes
 }
 
-AttributesPtr AttributeInterner::Intern(const AttributesPtr& attrs) {
-  if (attrs == nullptr) return nullptr;
+AttrId AttributeInterner::InternId(PathAttributes attrs) {
+  if (auto it = table_.find(attrs); it != table_.end()) return *it;
+  return Insert(std::make_shared<const PathAttributes>(std::move(attrs)));
+}
+
+AttrId AttributeInterner::InternId(const AttributesPtr& attrs) {
+  if (attrs == nullptr) return kNoAttributes;
   if (auto it = table_.find(*attrs); it != table_.end()) return *it;
+  return Insert(attrs);
+}
+
+AttrId AttributeInterner::Insert(AttributesPtr attrs) {
   MaybePurge();
-  table_.insert(attrs);
-  return attrs;
+  const AttrId id = slots_.Add(Slot{std::move(attrs), 0});
+  table_.insert(id);
+  return id;
 }
 
 size_t AttributeInterner::Purge() {
   const size_t before = table_.size();
-  // use_count() == 1: only the table still holds it, and nobody can obtain a
-  // new reference except through this (single-threaded) interner.
-  absl::erase_if(table_, [](const AttributesPtr& p) { return p.use_count() == 1; });
+  // No route refers to it and use_count() == 1: only the table still holds
+  // it, and nobody can obtain a new reference except through this
+  // (single-threaded) interner.
+  absl::erase_if(table_, [this](AttrId id) {
+    Slot& slot = slots_[id];
+    if (slot.refs != 0 || slot.attrs.use_count() != 1) return false;
+    slots_.Remove(id);
+    return true;
+  });
   purge_threshold_ = std::max(kMinPurgeThreshold, 2 * table_.size());
   return before - table_.size();
 }

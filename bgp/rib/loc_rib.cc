@@ -1,11 +1,10 @@
 #include "bgp/rib/loc_rib.h"
 
 #include <algorithm>
+#include <cassert>
 #include <limits>
 #include <tuple>
 #include <utility>
-
-#include "bgp/rib/attribute_interner.h"
 
 namespace isthmus::bgp {
 
@@ -61,42 +60,196 @@ void EliminateByMed(Pool& pool) {
 
 }  // namespace
 
-size_t LocRib::Entry::multipath_count() const {
-  size_t count = 0;
-  while (count < candidates.size() && candidates[count].multipath) ++count;
-  return count;
+LocRib::LocRib(LocRibOptions options, AttributeInterner* interner)
+    : options_(options),
+      owned_interner_(interner == nullptr ? std::make_unique<AttributeInterner>() : nullptr),
+      interner_(interner == nullptr ? owned_interner_.get() : interner) {
+  PeerSlot local;
+  local.info = PeerInfo{};   // kLocalPeer, zero addresses
+  local.in_use = true;
+  peers_.push_back(local);
 }
 
-void LocRib::SetPeer(const PeerInfo& peer) { peers_[peer.id] = peer; }
-
-const PeerInfo& LocRib::InfoOf(PeerId peer) const {
-  // Local origination and peers never described: ids only, zero addresses.
-  static const PeerInfo kUnknown{};
-  auto it = peers_.find(peer);
-  return it == peers_.end() ? kUnknown : it->second;
+LocRib::~LocRib() {
+  if (interner_ == nullptr) return;   // moved from
+  // Give the shared interner its references back so it can purge.
+  ForEachPath([this](PrefixKey, const Path& p) { UnrefPath(p); });
 }
 
-void LocRib::Decide(Entry& entry) const {
-  auto& candidates = entry.candidates;
-  if (candidates.size() == 1) candidates.front().multipath = true;
-  if (candidates.size() <= 1) return;
-  absl::InlinedVector<Ranked, 8> ranked(candidates.size());
+// ---------------------------------------------------------------------------
+// Peers.
+
+LocRib::PeerIndex LocRib::IndexOf(PeerId peer) {
+  if (peer == kLocalPeer) return kLocalIndex;
+  if (auto it = peer_index_.find(peer); it != peer_index_.end()) return it->second;
+  PeerIndex index;
+  if (!free_indexes_.empty()) {
+    index = free_indexes_.back();
+    free_indexes_.pop_back();
+  } else {
+    // Indexes are recycled (ForgetPeer), so only peers that exist at once
+    // take one: at most bgp::kMaxPeers configured plus those retiring.
+    assert(peers_.size() < std::numeric_limits<PeerIndex>::max());
+    index = static_cast<PeerIndex>(peers_.size());
+    peers_.emplace_back();
+  }
+  PeerSlot& slot = peers_[index];
+  slot = PeerSlot{};
+  slot.info.id = peer;   // zero addresses until SetPeer
+  slot.in_use = true;
+  peer_index_.emplace(peer, index);
+  return index;
+}
+
+std::optional<LocRib::PeerIndex> LocRib::FindIndex(PeerId peer) const {
+  if (peer == kLocalPeer) return kLocalIndex;
+  auto it = peer_index_.find(peer);
+  if (it == peer_index_.end()) return std::nullopt;
+  return it->second;
+}
+
+void LocRib::SetPeer(const PeerInfo& peer) { peers_[IndexOf(peer.id)].info = peer; }
+
+void LocRib::ForgetPeer(PeerId peer) {
+  if (peer == kLocalPeer) return;
+  auto it = peer_index_.find(peer);
+  if (it == peer_index_.end()) return;
+  const PeerCounts& c = peers_[it->second].counts;
+  if (c.received != 0 || c.accepted != 0) return;   // still holds paths: keep its index
+  peers_[it->second].in_use = false;
+  free_indexes_.push_back(it->second);
+  peer_index_.erase(it);
+}
+
+LocRib::PeerCounts LocRib::Counts(PeerId peer) const {
+  const std::optional<PeerIndex> index = FindIndex(peer);
+  return index ? peers_[*index].counts : PeerCounts{};
+}
+
+// ---------------------------------------------------------------------------
+// Slots and paths.
+
+LocRib::PathList LocRib::Load(const Slot& slot) const {
+  if (slot.flags & kMany) return many_[slot.in];
+  if (slot.flags == 0) return {};   // just created
+  return PathList{Path{slot.in, slot.loc, slot.peer, slot.flags}};
+}
+
+void LocRib::Store(Table::iterator it, const PathList& paths) {
+  const Slot& slot = *it;
+  const bool was_many = (slot.flags & kMany) != 0;
+  if (paths.size() <= 1 && was_many) many_.Remove(slot.in);
+  if (paths.empty()) {
+    table_.erase(it);
+    return;
+  }
+  if (paths.size() == 1) {
+    const Path& p = paths.front();
+    slot.flags = p.flags;
+    slot.peer = p.peer;
+    slot.in = p.in;
+    slot.loc = p.loc;
+    return;
+  }
+  if (was_many) {
+    many_[slot.in] = paths;
+    return;
+  }
+  slot.flags = kMany;
+  slot.in = many_.Add(paths);
+  slot.peer = kLocalIndex;
+  slot.loc = kNoAttributes;
+}
+
+LocRib::Path* LocRib::FindPath(PathList& paths, PeerIndex peer) {
+  for (Path& p : paths) {
+    if (p.peer == peer) return &p;
+  }
+  return nullptr;
+}
+
+void LocRib::Account(const Path& p, int sign) {
+  PeerCounts& c = peers_[p.peer].counts;
+  auto add = [sign](size_t& counter, bool applies) {
+    if (applies) counter = static_cast<size_t>(static_cast<ptrdiff_t>(counter) + sign);
+  };
+  add(c.received, (p.flags & kInAdj) != 0);
+  add(c.stale, (p.flags & kInAdj) != 0 && (p.flags & kInStale) != 0);
+  add(c.accepted, (p.flags & kAccepted) != 0);
+  add(loc_paths_, (p.flags & kAccepted) != 0);
+}
+
+void LocRib::RefPath(const Path& p) {
+  if (p.flags & kInAdj) interner_->Ref(p.in);
+  if (p.flags & kAccepted) interner_->Ref(p.loc);
+}
+
+void LocRib::UnrefPath(const Path& p) {
+  if (p.flags & kInAdj) interner_->Unref(p.in);
+  if (p.flags & kAccepted) interner_->Unref(p.loc);
+}
+
+size_t LocRib::CandidateCount(const PathList& paths) {
+  return static_cast<size_t>(
+      std::count_if(paths.begin(), paths.end(), [](const Path& p) { return (p.flags & kAccepted) != 0; }));
+}
+
+void LocRib::ForEachPathInPlace(absl::FunctionRef<void(PrefixKey, Path&)> visit) {
+  for (const Slot& slot : table_) {
+    if (slot.flags & kMany) {
+      for (Path& p : many_[slot.in]) visit(slot.key(), p);
+      continue;
+    }
+    Path p{slot.in, slot.loc, slot.peer, slot.flags};
+    visit(slot.key(), p);
+    slot.flags = p.flags;   // flags only: see the declaration
+  }
+}
+
+void LocRib::ForEachPath(absl::FunctionRef<void(PrefixKey, const Path&)> visit) const {
+  for (const Slot& slot : table_) {
+    if (slot.flags & kMany) {
+      for (const Path& p : many_[slot.in]) visit(slot.key(), p);
+    } else {
+      visit(slot.key(), Path{slot.in, slot.loc, slot.peer, slot.flags});
+    }
+  }
+}
+
+std::optional<LocRib::PathList> LocRib::Find(const Ipv4Prefix& prefix) const {
+  auto it = table_.find(ToPrefixKey(prefix));
+  if (it == table_.end()) return std::nullopt;
+  return Load(*it);
+}
+
+// ---------------------------------------------------------------------------
+// Decision process (RFC 4271 9.1).
+
+void LocRib::Decide(PathList& paths) const {
+  // Candidates first, in decision order; Adj-RIB-In-only paths after them.
+  const auto first_other = std::stable_partition(
+      paths.begin(), paths.end(), [](const Path& p) { return (p.flags & kAccepted) != 0; });
+  const size_t count = static_cast<size_t>(first_other - paths.begin());
+  for (Path& p : paths) p.flags &= static_cast<uint8_t>(~kMultipath);
+  if (count == 1) paths.front().flags |= kMultipath;
+  if (count <= 1) return;
+  absl::InlinedVector<Ranked, 8> ranked(count);
   Pool pool;
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    const Candidate& c = candidates[i];
-    const PathAttributes& a = *c.attrs;
+  for (size_t i = 0; i < count; ++i) {
+    const Path& c = paths[i];
+    const PathAttributes& a = *interner_->Get(c.loc);
     Ranked& r = ranked[i];
     r.index = static_cast<uint16_t>(i);
-    r.id = c.peer;
-    r.peer = &InfoOf(c.peer);
-    r.local = c.peer == kLocalPeer;
+    r.peer = &peers_[c.peer].info;
+    r.id = r.peer->id;
+    r.local = c.peer == kLocalIndex;
     r.local_pref = a.local_pref.value_or(kDefaultLocalPref);
     r.as_path_length = a.as_path.Length();
     r.origin = a.origin;
     r.med = a.med.value_or(0);   // RFC 4271 9.1.2.2 c: missing MED is the lowest
     r.neighbour_as = a.as_path.FirstAsn();
     r.ebgp = !r.local && r.peer->ebgp();
-    r.stale = c.stale;
+    r.stale = (c.flags & kLocStale) != 0;
     pool.push_back(&r);
   }
   // Our own routes win outright (RFC 4271 9.1.2.2 leaves locally originated
@@ -122,26 +275,30 @@ void LocRib::Decide(Entry& entry) const {
     order.push_back(r->index);
   }
   const size_t multipath_count = order.size();
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    if (std::find(order.begin(), order.end(), i) == order.end()) {
-      order.push_back(static_cast<uint16_t>(i));
-    }
+  for (size_t i = 0; i < count; ++i) {
+    if (std::find(order.begin(), order.end(), i) == order.end()) order.push_back(static_cast<uint16_t>(i));
   }
-  absl::InlinedVector<Candidate, 1> sorted;
-  sorted.reserve(candidates.size());
+  PathList sorted;
+  sorted.reserve(paths.size());
   for (uint16_t i : order) {
-    sorted.push_back(std::move(candidates[i]));
-    sorted.back().multipath = sorted.size() <= multipath_count;
+    sorted.push_back(paths[i]);
+    if (sorted.size() <= multipath_count) sorted.back().flags |= kMultipath;
   }
-  candidates = std::move(sorted);
+  for (size_t i = count; i < paths.size(); ++i) sorted.push_back(paths[i]);
+  paths = std::move(sorted);
 }
 
-LocRib::Selection LocRib::Snapshot(const Entry& entry) const {
+LocRib::Selection LocRib::Snapshot(const PathList& paths) const {
   Selection s;
-  if (entry.candidates.empty()) return s;
-  s.best = entry.candidates.front();
-  for (size_t i = 0; i < entry.multipath_count(); ++i) {
-    s.nexthops.push_back(entry.candidates[i].attrs->next_hop.value);
+  if (paths.empty() || !(paths.front().flags & kAccepted)) return s;
+  const Path& best = paths.front();
+  s.present = true;
+  s.peer = best.peer;
+  s.kind_flags = best.flags & kKindMask;
+  s.attrs = best.loc;
+  for (const Path& p : paths) {
+    if (!(p.flags & kMultipath)) break;
+    s.nexthops.push_back(interner_->Get(p.loc)->next_hop.value);
   }
   std::sort(s.nexthops.begin(), s.nexthops.end());
   s.nexthops.erase(std::unique(s.nexthops.begin(), s.nexthops.end()), s.nexthops.end());
@@ -149,181 +306,357 @@ LocRib::Selection LocRib::Snapshot(const Entry& entry) const {
 }
 
 bool LocRib::Differs(const Selection& before, const Selection& after) {
-  if (before.best.has_value() != after.best.has_value()) return true;
-  if (!before.best) return false;
-  const Candidate& x = *before.best;
-  const Candidate& y = *after.best;
-  return x.peer != y.peer || x.kind != y.kind || !SameAttributes(x.attrs, y.attrs) ||
+  if (before.present != after.present) return true;
+  if (!before.present) return false;
+  // Interned: equal attributes have equal ids.
+  return before.peer != after.peer || before.kind_flags != after.kind_flags || before.attrs != after.attrs ||
          before.nexthops != after.nexthops;
 }
 
-Route LocRib::ToRoute(PrefixKey key, const Candidate& c) const {
-  return Route{FromPrefixKey(key), c.attrs, c.peer, c.kind, c.stale};
+Route LocRib::ToRoute(PrefixKey key, const Path& p) const {
+  return Route{FromPrefixKey(key), interner_->Get(p.loc), IdOf(p.peer), p.kind(), (p.flags & kLocStale) != 0};
 }
 
-BestChange LocRib::MakeChange(PrefixKey key, const Entry& entry) const {
+BestChange LocRib::MakeChange(PrefixKey key, const PathList& paths) const {
   BestChange change{FromPrefixKey(key), std::nullopt, {}};
-  if (entry.candidates.empty()) return change;
-  change.best = ToRoute(key, entry.candidates.front());
-  const size_t multipath_count = entry.multipath_count();
-  change.multipath.reserve(multipath_count);
-  for (size_t i = 0; i < multipath_count; ++i) {
-    change.multipath.push_back(ToRoute(key, entry.candidates[i]));
+  if (paths.empty() || !(paths.front().flags & kAccepted)) return change;
+  change.best = ToRoute(key, paths.front());
+  for (const Path& p : paths) {
+    if (!(p.flags & kMultipath)) break;
+    change.multipath.push_back(ToRoute(key, p));
   }
   return change;
 }
 
-void LocRib::Finish(EntryMap::iterator it, const Selection& before, std::vector<BestChange>& changes) {
-  Decide(it->second);
-  if (Differs(before, Snapshot(it->second))) {
-    changes.push_back(MakeChange(it->first, it->second));
-    changes.back().had_peer_best = IsPeerBest(before);
+void LocRib::Finish(Table::iterator it, const Selection& before, PathList& paths, std::vector<BestChange>& changes) {
+  const PrefixKey key = it->key();
+  Decide(paths);
+  const Selection after = Snapshot(paths);
+  if (Differs(before, after)) {
+    changes.push_back(MakeChange(key, paths));
+    changes.back().had_peer_best = before.present && before.peer != kLocalIndex;
   }
-  if (it->second.candidates.empty()) entries_.erase(it);
+  if (before.present != after.present) {
+    if (after.present) {
+      ++loc_prefixes_;
+    } else {
+      --loc_prefixes_;
+    }
+  }
+  Store(it, paths);
 }
 
-std::vector<PrefixKey> LocRib::SortedKeys() const {
-  std::vector<PrefixKey> keys;
-  keys.reserve(entries_.size());
-  for (const auto& [key, entry] : entries_) keys.push_back(key);
-  std::sort(keys.begin(), keys.end());
-  return keys;
-}
+// ---------------------------------------------------------------------------
+// Loc-RIB edits.
 
 std::vector<BestChange> LocRib::Update(const Route& r) {
   std::vector<BestChange> changes;
   if (r.attrs == nullptr) return changes;   // not a route; callers withdraw instead
-  auto [it, inserted] = entries_.try_emplace(ToPrefixKey(r.prefix));
-  auto& candidates = it->second.candidates;
-  const Selection before = Snapshot(it->second);
-  auto same_peer = std::find_if(candidates.begin(), candidates.end(),
-                                [&](const Candidate& c) { return c.peer == r.peer; });
-  Candidate fresh{r.attrs, r.peer, r.kind, r.stale};
-  if (same_peer == candidates.end()) {
-    candidates.push_back(std::move(fresh));
-    ++path_count_;
-  } else {
-    *same_peer = std::move(fresh);
+  const AttrId id = interner_->InternId(r.attrs);
+  Update(r.prefix, r.peer, id, r.kind, changes);
+  if (r.stale) {
+    // Only graceful-restart tests and replays hand in stale routes.
+    auto it = table_.find(ToPrefixKey(r.prefix));
+    PathList paths = Load(*it);
+    const Selection before = Snapshot(paths);
+    FindPath(paths, IndexOf(r.peer))->flags |= kLocStale;
+    std::vector<BestChange> more;
+    Finish(it, before, paths, more);
+    for (BestChange& c : more) changes.push_back(std::move(c));
   }
-  Finish(it, before, changes);
   return changes;
+}
+
+void LocRib::Update(const Ipv4Prefix& prefix, PeerId peer, AttrId attrs, RouteKind kind,
+                    std::vector<BestChange>& changes) {
+  const PeerIndex index = IndexOf(peer);
+  const PrefixKey key = ToPrefixKey(prefix);
+  auto it = table_.lazy_emplace(key, [&](const Table::constructor& ctor) {
+    ctor(Slot{prefix.addr.value, prefix.len, 0, kLocalIndex, kNoAttributes, kNoAttributes});
+  });
+  PathList paths = Load(*it);
+  const Selection before = Snapshot(paths);
+  Path* p = FindPath(paths, index);
+  if (p == nullptr) {
+    paths.push_back(Path{kNoAttributes, kNoAttributes, index, 0});
+    p = &paths.back();
+  }
+  const uint8_t kind_bits = static_cast<uint8_t>(static_cast<uint8_t>(kind) << kKindShift) & kKindMask;
+  const Path old = *p;
+  p->loc = attrs;
+  p->flags = static_cast<uint8_t>((p->flags & ~(kKindMask | kLocStale)) | kAccepted | kind_bits);
+  interner_->Ref(attrs);
+  if (old.flags & kAccepted) interner_->Unref(old.loc);
+  Account(old, -1);
+  Account(*p, +1);
+  Finish(it, before, paths, changes);
 }
 
 std::vector<BestChange> LocRib::Withdraw(const Ipv4Prefix& prefix, PeerId peer) {
   std::vector<BestChange> changes;
-  auto it = entries_.find(ToPrefixKey(prefix));
-  if (it == entries_.end()) return changes;
-  auto& candidates = it->second.candidates;
-  auto found = std::find_if(candidates.begin(), candidates.end(),
-                            [&](const Candidate& c) { return c.peer == peer; });
-  if (found == candidates.end()) return changes;
-  const Selection before = Snapshot(it->second);
-  candidates.erase(found);
-  --path_count_;
-  Finish(it, before, changes);
+  Withdraw(prefix, peer, changes);
   return changes;
 }
 
-std::vector<BestChange> LocRib::EditAll(absl::FunctionRef<bool(const Entry&)> touches,
-                                        absl::FunctionRef<void(Entry&)> edit) {
+void LocRib::Withdraw(const Ipv4Prefix& prefix, PeerId peer, std::vector<BestChange>& changes) {
+  const std::optional<PeerIndex> index = FindIndex(peer);
+  if (!index) return;
+  auto it = table_.find(ToPrefixKey(prefix));
+  if (it == table_.end()) return;
+  PathList paths = Load(*it);
+  Path* p = FindPath(paths, *index);
+  if (p == nullptr || !(p->flags & kAccepted)) return;
+  const Selection before = Snapshot(paths);
+  if (!DropCandidate(*p)) paths.erase(paths.begin() + (p - paths.data()));
+  Finish(it, before, paths, changes);
+}
+
+std::vector<BestChange> LocRib::EditAll(absl::FunctionRef<bool(const Path&)> touches,
+                                        absl::FunctionRef<void(PathList&)> edit) {
   // In prefix order, so that the changes come out in a stable order.
   std::vector<PrefixKey> keys;
-  for (const auto& [key, entry] : entries_) {
-    // Most entries are untouched by a per-peer edit: skip the snapshot there.
-    if (touches(entry)) keys.push_back(key);
-  }
+  ForEachPath([&](PrefixKey key, const Path& p) {
+    if (touches(p)) keys.push_back(key);
+  });
   std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   std::vector<BestChange> changes;
   for (PrefixKey key : keys) {
-    auto it = entries_.find(key);
-    const Selection before = Snapshot(it->second);
-    edit(it->second);
-    Finish(it, before, changes);
+    auto it = table_.find(key);
+    PathList paths = Load(*it);
+    const Selection before = Snapshot(paths);
+    edit(paths);
+    Finish(it, before, paths, changes);
   }
   return changes;
 }
 
-std::vector<BestChange> LocRib::RemovePeerPath(PeerId peer, bool only_stale) {
-  auto matches = [peer, only_stale](const Candidate& c) {
-    return c.peer == peer && (c.stale || !only_stale);
+bool LocRib::DropCandidate(Path& p) {
+  Account(p, -1);
+  interner_->Unref(p.loc);
+  p.loc = kNoAttributes;
+  p.flags &= static_cast<uint8_t>(~(kAccepted | kLocStale | kMultipath | kKindMask));
+  Account(p, +1);
+  return (p.flags & kInAdj) != 0;
+}
+
+std::vector<BestChange> LocRib::RemoveCandidates(PeerId peer, bool only_stale) {
+  const std::optional<PeerIndex> index = FindIndex(peer);
+  if (!index) return {};
+  const PeerIndex i = *index;
+  auto matches = [i, only_stale](const Path& p) {
+    return p.peer == i && (p.flags & kAccepted) && (!only_stale || (p.flags & kLocStale));
   };
-  return EditAll(
-      [&](const Entry& entry) {
-        return std::any_of(entry.candidates.begin(), entry.candidates.end(), matches);
-      },
-      [&](Entry& entry) {
-        auto& c = entry.candidates;
-        c.erase(std::find_if(c.begin(), c.end(), matches));
-        --path_count_;
-      });
+  return EditAll(matches, [&](PathList& paths) {
+    for (auto p = paths.begin(); p != paths.end();) p = matches(*p) && !DropCandidate(*p) ? paths.erase(p) : p + 1;
+  });
 }
 
-std::vector<BestChange> LocRib::WithdrawPeer(PeerId peer) {
-  return RemovePeerPath(peer, /*only_stale=*/false);
-}
+std::vector<BestChange> LocRib::WithdrawPeer(PeerId peer) { return RemoveCandidates(peer, /*only_stale=*/false); }
 
-std::vector<BestChange> LocRib::SweepStale(PeerId peer) {
-  return RemovePeerPath(peer, /*only_stale=*/true);
-}
+std::vector<BestChange> LocRib::SweepStale(PeerId peer) { return RemoveCandidates(peer, /*only_stale=*/true); }
 
 std::vector<BestChange> LocRib::MarkPeerStale(PeerId peer) {
-  auto fresh_of_peer = [peer](const Candidate& c) { return c.peer == peer && !c.stale; };
-  return EditAll(
-      [&](const Entry& entry) {
-        return std::any_of(entry.candidates.begin(), entry.candidates.end(), fresh_of_peer);
-      },
-      [&](Entry& entry) {
-        for (Candidate& c : entry.candidates) {
-          if (fresh_of_peer(c)) c.stale = true;
-        }
-      });
+  const std::optional<PeerIndex> index = FindIndex(peer);
+  if (!index) return {};
+  const PeerIndex i = *index;
+  auto fresh_of_peer = [i](const Path& p) {
+    return p.peer == i && (p.flags & kAccepted) && !(p.flags & kLocStale);
+  };
+  return EditAll(fresh_of_peer, [&](PathList& paths) {
+    for (Path& p : paths) {
+      if (fresh_of_peer(p)) p.flags |= kLocStale;
+    }
+  });
 }
 
 std::vector<BestChange> LocRib::SetOptions(const LocRibOptions& options) {
   options_ = options;
-  return EditAll([](const Entry&) { return true; }, [](Entry&) {});
+  return EditAll([](const Path& p) { return (p.flags & kAccepted) != 0; }, [](PathList&) {});
 }
 
+// ---------------------------------------------------------------------------
+// Loc-RIB views.
+
 std::optional<Route> LocRib::Best(const Ipv4Prefix& prefix) const {
-  const PrefixKey key = ToPrefixKey(prefix);
-  auto it = entries_.find(key);
-  if (it == entries_.end()) return std::nullopt;
-  return ToRoute(key, it->second.candidates.front());
+  std::optional<PathList> paths = Find(prefix);
+  if (!paths || !(paths->front().flags & kAccepted)) return std::nullopt;
+  return ToRoute(ToPrefixKey(prefix), paths->front());
 }
 
 std::vector<Route> LocRib::Multipath(const Ipv4Prefix& prefix) const {
-  const PrefixKey key = ToPrefixKey(prefix);
-  auto it = entries_.find(key);
-  if (it == entries_.end()) return {};
-  return MakeChange(key, it->second).multipath;
+  std::optional<PathList> paths = Find(prefix);
+  if (!paths) return {};
+  const BestChange change = MakeChange(ToPrefixKey(prefix), *paths);
+  return std::vector<Route>(change.multipath.begin(), change.multipath.end());
 }
 
 std::vector<RibPath> LocRib::Paths(const Ipv4Prefix& prefix) const {
-  std::vector<RibPath> paths;
+  std::vector<RibPath> out;
+  std::optional<PathList> paths = Find(prefix);
+  if (!paths) return out;
   const PrefixKey key = ToPrefixKey(prefix);
-  auto it = entries_.find(key);
-  if (it == entries_.end()) return paths;
-  const Entry& entry = it->second;
-  for (size_t i = 0; i < entry.candidates.size(); ++i) {
-    paths.push_back(RibPath{ToRoute(key, entry.candidates[i]), i == 0, entry.candidates[i].multipath});
+  for (size_t i = 0; i < paths->size(); ++i) {
+    const Path& p = (*paths)[i];
+    if (!(p.flags & kAccepted)) break;
+    out.push_back(RibPath{ToRoute(key, p), i == 0, (p.flags & kMultipath) != 0});
   }
-  return paths;
+  return out;
+}
+
+std::vector<PrefixKey> LocRib::SortedLocKeys() const {
+  std::vector<PrefixKey> keys;
+  keys.reserve(loc_prefixes_);
+  for (const Slot& slot : table_) {
+    // A candidate, if any, is first.
+    const bool candidate = (slot.flags & kMany) ? (many_[slot.in].front().flags & kAccepted) != 0
+                                                : (slot.flags & kAccepted) != 0;
+    if (candidate) keys.push_back(slot.key());
+  }
+  std::sort(keys.begin(), keys.end());
+  return keys;
 }
 
 void LocRib::ForEachBest(
     absl::FunctionRef<void(const Ipv4Prefix&, const std::vector<Route>&)> visit) const {
-  for (PrefixKey key : SortedKeys()) {
-    const BestChange change = MakeChange(key, entries_.at(key));
-    visit(change.prefix, change.multipath);
+  for (PrefixKey key : SortedLocKeys()) {
+    const BestChange change = MakeChange(key, Load(*table_.find(key)));
+    visit(change.prefix, std::vector<Route>(change.multipath.begin(), change.multipath.end()));
   }
 }
 
-size_t LocRib::CountPeerPaths(PeerId peer) const {
-  size_t count = 0;
-  for (const auto& [key, entry] : entries_) {
-    for (const Candidate& c : entry.candidates) count += c.peer == peer ? 1 : 0;
+// ---------------------------------------------------------------------------
+// Adj-RIB-In.
+
+LocRib::InResult LocRib::InUpdate(const Ipv4Prefix& prefix, PeerId peer, AttrId attrs) {
+  const PeerIndex index = IndexOf(peer);
+  const PrefixKey key = ToPrefixKey(prefix);
+  auto it = table_.lazy_emplace(key, [&](const Table::constructor& ctor) {
+    ctor(Slot{prefix.addr.value, prefix.len, 0, kLocalIndex, kNoAttributes, kNoAttributes});
+  });
+  const Slot& slot = *it;
+  // The common case, one path of this peer in the slot, is edited in place.
+  if (!(slot.flags & kMany) && slot.flags != 0 && slot.peer == index) {
+    Path p{slot.in, slot.loc, slot.peer, slot.flags};
+    const bool had = (p.flags & kInAdj) != 0;
+    if (had && p.in == attrs && !(p.flags & kInStale)) return InResult::kSame;
+    Account(p, -1);
+    interner_->Ref(attrs);
+    if (had) interner_->Unref(p.in);
+    p.in = attrs;
+    p.flags = static_cast<uint8_t>((p.flags & ~kInStale) | kInAdj);
+    Account(p, +1);
+    slot.in = p.in;
+    slot.flags = p.flags;
+    return had ? InResult::kChanged : InResult::kNew;
   }
-  return count;
+  PathList paths = Load(slot);
+  Path* p = FindPath(paths, index);
+  if (p == nullptr) {
+    paths.push_back(Path{kNoAttributes, kNoAttributes, index, 0});
+    p = &paths.back();
+  }
+  const bool had = (p->flags & kInAdj) != 0;
+  if (had && p->in == attrs && !(p->flags & kInStale)) return InResult::kSame;
+  Account(*p, -1);
+  interner_->Ref(attrs);
+  if (had) interner_->Unref(p->in);
+  p->in = attrs;
+  p->flags = static_cast<uint8_t>((p->flags & ~kInStale) | kInAdj);
+  Account(*p, +1);
+  Store(it, paths);
+  return had ? InResult::kChanged : InResult::kNew;
+}
+
+bool LocRib::InWithdraw(const Ipv4Prefix& prefix, PeerId peer, bool* was_accepted) {
+  const std::optional<PeerIndex> index = FindIndex(peer);
+  if (!index) return false;
+  auto it = table_.find(ToPrefixKey(prefix));
+  if (it == table_.end()) return false;
+  PathList paths = Load(*it);
+  Path* p = FindPath(paths, *index);
+  if (p == nullptr || !(p->flags & kInAdj)) return false;
+  if (was_accepted != nullptr) *was_accepted = (p->flags & kAccepted) != 0;
+  Account(*p, -1);
+  interner_->Unref(p->in);
+  p->in = kNoAttributes;
+  p->flags &= static_cast<uint8_t>(~(kInAdj | kInStale));
+  Account(*p, +1);
+  // A candidate stays until the Loc-RIB withdraws it; the decision is unchanged.
+  if (!(p->flags & kAccepted)) paths.erase(paths.begin() + (p - paths.data()));
+  Store(it, paths);
+  return true;
+}
+
+std::optional<LocRib::InRoute> LocRib::InFind(const Ipv4Prefix& prefix, PeerId peer) const {
+  const std::optional<PeerIndex> index = FindIndex(peer);
+  if (!index) return std::nullopt;
+  std::optional<PathList> paths = Find(prefix);
+  if (!paths) return std::nullopt;
+  for (const Path& p : *paths) {
+    if (p.peer == *index && (p.flags & kInAdj)) {
+      return InRoute{interner_->Get(p.in), (p.flags & kInStale) != 0, (p.flags & kAccepted) != 0};
+    }
+  }
+  return std::nullopt;
+}
+
+bool LocRib::InContains(const Ipv4Prefix& prefix, PeerId peer) const { return InFind(prefix, peer).has_value(); }
+
+size_t LocRib::InMarkStale(PeerId peer) {
+  const std::optional<PeerIndex> index = FindIndex(peer);
+  if (!index) return 0;
+  ForEachPathInPlace([&](PrefixKey, Path& p) {
+    if (p.peer != *index || !(p.flags & kInAdj) || (p.flags & kInStale)) return;
+    Account(p, -1);
+    p.flags |= kInStale;
+    Account(p, +1);
+  });
+  return peers_[*index].counts.stale;
+}
+
+std::vector<Ipv4Prefix> LocRib::InSweepStale(PeerId peer, std::vector<Ipv4Prefix>* accepted_removed) {
+  std::vector<Ipv4Prefix> removed;
+  const std::optional<PeerIndex> index = FindIndex(peer);
+  if (!index) return removed;
+  std::vector<PrefixKey> keys;
+  ForEachPath([&](PrefixKey key, const Path& p) {
+    if (p.peer == *index && (p.flags & kInAdj) && (p.flags & kInStale)) keys.push_back(key);
+  });
+  std::sort(keys.begin(), keys.end());
+  for (PrefixKey key : keys) {
+    const Ipv4Prefix prefix = FromPrefixKey(key);
+    bool accepted = false;
+    InWithdraw(prefix, peer, &accepted);
+    removed.push_back(prefix);
+    if (accepted && accepted_removed != nullptr) accepted_removed->push_back(prefix);
+  }
+  return removed;
+}
+
+void LocRib::InClear(PeerId peer) {
+  const std::optional<PeerIndex> index = FindIndex(peer);
+  if (!index) return;
+  std::vector<PrefixKey> keys;
+  ForEachPath([&](PrefixKey key, const Path& p) {
+    if (p.peer == *index && (p.flags & kInAdj)) keys.push_back(key);
+  });
+  for (PrefixKey key : keys) InWithdraw(FromPrefixKey(key), peer);
+}
+
+void LocRib::InForEach(PeerId peer, absl::FunctionRef<void(const Ipv4Prefix&, const InRoute&)> visit) const {
+  const std::optional<PeerIndex> index = FindIndex(peer);
+  if (!index) return;
+  std::vector<std::pair<PrefixKey, Path>> routes;
+  routes.reserve(peers_[*index].counts.received);
+  ForEachPath([&](PrefixKey key, const Path& p) {
+    if (p.peer == *index && (p.flags & kInAdj)) routes.emplace_back(key, p);
+  });
+  std::sort(routes.begin(), routes.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [key, p] : routes) {
+    visit(FromPrefixKey(key),
+          InRoute{interner_->Get(p.in), (p.flags & kInStale) != 0, (p.flags & kAccepted) != 0});
+  }
 }
 
 }  // namespace isthmus::bgp

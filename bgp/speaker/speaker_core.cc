@@ -49,15 +49,36 @@ void Peer::OnDown(const std::string& reason, bool graceful_restart_applies) {
 // ChangeSet: Loc-RIB changes of one event, the last one per prefix wins.
 
 void ChangeSet::Add(std::vector<BestChange> changes) {
-  for (BestChange& c : changes) {
-    auto [it, inserted] = by_prefix_.try_emplace(ToPrefixKey(c.prefix), std::move(c));
-    if (inserted) continue;
-    // A later change of the same prefix: its outcome wins, but what the
-    // FIB held is what it held before the first one.
-    const bool had_peer_best = it->second.had_peer_best;
-    it->second = std::move(c);
-    it->second.had_peer_best = had_peer_best;
+  std::vector<BestChange>& to = sink();
+  if (to.empty()) {
+    to = std::move(changes);
+    return;
   }
+  for (BestChange& c : changes) to.push_back(std::move(c));
+}
+
+const std::vector<BestChange>& ChangeSet::by_prefix() const {
+  if (normalized_) return changes_;
+  normalized_ = true;
+  // Sorted by (prefix, arrival): the changes of one prefix stay in the
+  // order they happened. Keys are sorted, not the changes: each moves once.
+  std::vector<std::pair<PrefixKey, uint32_t>> order(changes_.size());
+  for (size_t i = 0; i < changes_.size(); ++i) order[i] = {ToPrefixKey(changes_[i].prefix), static_cast<uint32_t>(i)};
+  std::sort(order.begin(), order.end());
+  std::vector<BestChange> normalized;
+  normalized.reserve(order.size());
+  for (size_t i = 0; i < order.size();) {
+    size_t last = i;
+    while (last + 1 < order.size() && order[last + 1].first == order[i].first) ++last;
+    // The last outcome wins, but what the FIB held is what it held before
+    // the first one.
+    const bool had_peer_best = changes_[order[i].second].had_peer_best;
+    normalized.push_back(std::move(changes_[order[last].second]));
+    normalized.back().had_peer_best = had_peer_best;
+    i = last + 1;
+  }
+  changes_ = std::move(normalized);
+  return changes_;
 }
 
 // ---------------------------------------------------------------------------
@@ -94,7 +115,7 @@ absl::Status SpeakerCore::Start(const BgpConfig& config) {
   if (absl::Status s = Validate(config); !s.ok()) return s;
   config_ = config;
   policy_ = *PolicyEngine::Build(config.policies);
-  loc_rib_ = std::make_unique<LocRib>(LocRibOptionsFor(config));
+  loc_rib_ = std::make_unique<LocRib>(LocRibOptionsFor(config), &interner_);
   if (absl::Status s = StartListener(); !s.ok()) return s;
   for (const PeerConfig& pc : config_.peers) AddPeer(pc).session->Start();
   SyncOrigination();
@@ -172,7 +193,7 @@ size_t SpeakerCore::MaxAdvertised(const PeerConfig& config) {
 
 Peer& SpeakerCore::AddPeer(const PeerConfig& config) {
   const PeerId id = next_peer_id_++;
-  auto peer = std::make_unique<Peer>(this, id, config);
+  auto peer = std::make_unique<Peer>(this, id, config, loc_rib_.get());
   peer->session = std::make_unique<Session>(config, config_.asn, config_.router_id,
                                             config_.graceful_restart_time_s, loop_, peer.get());
   peer->session->SetGracefulRestartFlags(restarting_, forwarding_preserved_);
@@ -205,8 +226,9 @@ void SpeakerCore::RemovePeer(PeerId id, uint8_t cease_subcode, const std::string
   // The session object stays alive until its NOTIFICATION has left.
   const Peer* retired = peer.get();
   retired_.push_back(std::move(peer));
-  loop_->AddTimer(kRetireDelay, [this, retired] {
+  loop_->AddTimer(kRetireDelay, [this, retired, id] {
     std::erase_if(retired_, [retired](const std::unique_ptr<Peer>& p) { return p.get() == retired; });
+    if (loc_rib_) loc_rib_->ForgetPeer(id);
   });
 }
 
@@ -272,6 +294,7 @@ void SpeakerCore::HandleEstablished(Peer& peer) {
 
 void SpeakerCore::HandleUpdate(Peer& peer, const UpdateMessage& update, ErrorAction action) {
   ChangeSet changes;
+  changes.sink().reserve(update.nlri.size() + update.withdrawn.size());
   // RFC 7606 2: treat-as-withdraw (and AFI/SAFI disable, which for the only
   // family we carry means the same) removes every prefix of the message.
   bool withdraw_all = action >= ErrorAction::kTreatAsWithdraw;
@@ -284,9 +307,18 @@ void SpeakerCore::HandleUpdate(Peer& peer, const UpdateMessage& update, ErrorAct
   if (withdraw_all) {
     for (const Ipv4Prefix& p : update.nlri) WithdrawPrefix(peer, p, changes);
   } else if (update.attrs.has_value() && !update.nlri.empty()) {
+    // Held for the whole UPDATE: the id stays valid while its routes go in.
     const AttributesPtr attrs = interner_.Intern(*update.attrs);
+    const AttrId id = interner_.InternId(attrs);
     const PolicyContext ctx = ImportContext(peer);   // once per UPDATE, not per prefix
-    for (const Ipv4Prefix& p : update.nlri) ImportPrefix(peer, p, attrs, ctx, changes);
+    // A full table's prefixes miss the cache: look a few ahead.
+    constexpr size_t kPrefetchAhead = 8;
+    const std::vector<Ipv4Prefix>& nlri = update.nlri;
+    for (size_t i = 0; i < std::min(kPrefetchAhead, nlri.size()); ++i) loc_rib_->Prefetch(nlri[i]);
+    for (size_t i = 0; i < nlri.size(); ++i) {
+      if (i + kPrefetchAhead < nlri.size()) loc_rib_->Prefetch(nlri[i + kPrefetchAhead]);
+      ImportPrefix(peer, nlri[i], id, ctx, changes);
+    }
   }
   if (update.IsEndOfRib()) {
     peer.end_of_rib_received = true;
@@ -365,26 +397,22 @@ PolicyContext SpeakerCore::ImportContext(const Peer& peer) const {
   return ctx;
 }
 
-void SpeakerCore::ImportPrefix(Peer& peer, const Ipv4Prefix& prefix, const AttributesPtr& attrs,
-                               const PolicyContext& ctx, ChangeSet& changes) {
+void SpeakerCore::ImportPrefix(Peer& peer, const Ipv4Prefix& prefix, AttrId attrs, const PolicyContext& ctx,
+                               ChangeSet& changes) {
   ++peer.prefixes_received_total;
-  const bool known = peer.rib_in.Find(prefix) != nullptr;
-  if (!known && !AdmitNewPrefix(peer)) return;
-  if (!peer.rib_in.Update(prefix, attrs)) return;   // same route again: nothing to do
+  // Only a configured limit needs to know whether the prefix is new.
+  if (peer.config.max_prefix.limit != 0 && !peer.rib_in.Contains(prefix) && !AdmitNewPrefix(peer)) return;
+  if (peer.rib_in.Update(prefix, attrs) == LocRib::InResult::kSame) return;   // same route again
   EvaluateImport(peer, prefix, attrs, ctx, changes);
 }
 
-void SpeakerCore::EvaluateImport(Peer& peer, const Ipv4Prefix& prefix, const AttributesPtr& attrs,
-                                 const PolicyContext& ctx, ChangeSet& changes) {
+void SpeakerCore::EvaluateImport(Peer& peer, const Ipv4Prefix& prefix, AttrId attrs_id, const PolicyContext& ctx,
+                                 ChangeSet& changes) {
+  const AttributesPtr& attrs = interner_.Get(attrs_id);
   const PolicyEngine::Result result = policy_->Apply(peer.config.import_policies, prefix, attrs, ctx);
   if (result.accepted) {
-    peer.rib_in.SetAccepted(prefix, true);
-    Route route;
-    route.prefix = prefix;
-    route.attrs = result.attrs == attrs ? attrs : interner_.Intern(result.attrs);
-    route.peer = peer.id;
-    route.kind = RouteKind::kBgp;
-    changes.Add(loc_rib_->Update(route));
+    const AttrId accepted = result.attrs == attrs ? attrs_id : interner_.InternId(result.attrs);
+    loc_rib_->Update(prefix, peer.id, accepted, RouteKind::kBgp, changes.sink());
     return;
   }
   ++peer.rejected_total;
@@ -392,13 +420,13 @@ void SpeakerCore::EvaluateImport(Peer& peer, const Ipv4Prefix& prefix, const Att
     spdlog::info("bgp: peer {}: {} {}", peer.config.name, ToString(prefix), result.reason);
   }
   peer.last_reject_reason = result.reason;
-  if (peer.rib_in.SetAccepted(prefix, false)) changes.Add(loc_rib_->Withdraw(prefix, peer.id));
+  loc_rib_->Withdraw(prefix, peer.id, changes.sink());   // if it was a candidate
 }
 
 void SpeakerCore::WithdrawPrefix(Peer& peer, const Ipv4Prefix& prefix, ChangeSet& changes) {
   bool was_accepted = false;
   if (!peer.rib_in.Withdraw(prefix, &was_accepted)) return;
-  if (was_accepted) changes.Add(loc_rib_->Withdraw(prefix, peer.id));
+  if (was_accepted) loc_rib_->Withdraw(prefix, peer.id, changes.sink());
 }
 
 // Inbound max-prefix (issue 3 item 1). Counts what the peer sent us
@@ -460,7 +488,7 @@ void SpeakerCore::ReevaluateImport(Peer& peer, ChangeSet& changes) {
   routes.reserve(peer.rib_in.size());
   peer.rib_in.ForEach([&](const Ipv4Prefix& p, const AdjRibIn::Entry& e) { routes.emplace_back(p, e.attrs); });
   const PolicyContext ctx = ImportContext(peer);
-  for (const auto& [prefix, attrs] : routes) EvaluateImport(peer, prefix, attrs, ctx, changes);
+  for (const auto& [prefix, attrs] : routes) EvaluateImport(peer, prefix, interner_.InternId(attrs), ctx, changes);
 }
 
 void SpeakerCore::SweepStale(Peer& peer, ChangeSet& changes) {
@@ -595,17 +623,15 @@ absl::Status SpeakerCore::RequestRouteRefresh(const std::string& name) {
 void SpeakerCore::ProcessChanges(const ChangeSet& changes) {
   if (changes.empty()) return;
   PushToFib(changes);
-  std::vector<Ipv4Prefix> prefixes;
-  prefixes.reserve(changes.size());
-  for (const auto& [key, change] : changes.by_prefix()) prefixes.push_back(change.prefix);
-  ExportPrefixes(prefixes);
+  // Each change holds the prefix's best path as the event left it.
+  ExportChanges(changes.by_prefix());
 }
 
 // Multipath next hops of peer-learned routes. A locally originated best
 // path takes the prefix out of the FIB: we are its destination.
 void SpeakerCore::PushToFib(const ChangeSet& changes) {
   std::vector<FibRoute> batch;
-  for (const auto& [key, change] : changes.by_prefix()) {
+  for (const BestChange& change : changes.by_prefix()) {
     FibRoute fib;
     fib.prefix = change.prefix;
     if (change.best.has_value() && change.best->peer != kLocalPeer) {
@@ -645,7 +671,7 @@ bool SpeakerCore::LocalRouteAllowed(const Ipv4Prefix& prefix, const Peer& target
   // members keep receiving identical advertisements.
   for (const std::string& name : it->second.peers) {
     const Peer* named = FindPeer(name);
-    if (named != nullptr && named->ExportGroup() == target.ExportGroup()) return true;
+    if (named != nullptr && named->SameExportGroup(target)) return true;
   }
   return false;
 }
@@ -667,7 +693,7 @@ AttributesPtr SpeakerCore::ExportAttributes(const Peer& target, const Route& rou
     const Peer& from = *source->second;
     // Never back to where it came from; for a group, to none of its
     // members, so that every member receives the same table.
-    if (from.ExportGroup() == target.ExportGroup()) return nullptr;
+    if (from.SameExportGroup(target)) return nullptr;
     // RFC 4271 9.2: routes learned over iBGP are not passed to iBGP peers
     // (we are no route reflector).
     if (from.config.remote_as == config_.asn && target.config.remote_as == config_.asn) return nullptr;
@@ -694,13 +720,19 @@ AttributesPtr SpeakerCore::GracefulShutdownAttributes(const Peer& target, const 
 }
 
 void SpeakerCore::ExportPrefixes(const std::vector<Ipv4Prefix>& prefixes) {
+  std::vector<BestChange> current;
+  current.reserve(prefixes.size());
+  for (const Ipv4Prefix& p : prefixes) current.push_back(BestChange{p, loc_rib_->Best(p), {}});
+  ExportChanges(current);
+}
+
+void SpeakerCore::ExportChanges(const std::vector<BestChange>& changes) {
   for (auto& [group, members] : EstablishedGroups()) {
     // Computed once per group (first member by id represents it).
     std::vector<std::pair<Ipv4Prefix, AttributesPtr>> desired;
-    desired.reserve(prefixes.size());
-    for (const Ipv4Prefix& p : prefixes) {
-      std::optional<Route> best = loc_rib_->Best(p);
-      desired.emplace_back(p, best.has_value() ? ExportAttributes(*members.front(), *best) : nullptr);
+    desired.reserve(changes.size());
+    for (const BestChange& c : changes) {
+      desired.emplace_back(c.prefix, c.best.has_value() ? ExportAttributes(*members.front(), *c.best) : nullptr);
     }
     for (Peer* member : members) {
       for (const auto& [p, attrs] : desired) member->rib_out->Set(p, attrs);

@@ -19,7 +19,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "absl/status/status.h"
@@ -42,7 +41,8 @@ class SpeakerCore;
 
 // One configured neighbour: its session, its RIBs and its counters.
 struct Peer : public SessionObserver {
-  Peer(SpeakerCore* core, PeerId id, const PeerConfig& config) : core(core), id(id), config(config) {}
+  Peer(SpeakerCore* core, PeerId id, const PeerConfig& config, LocRib* rib)
+      : core(core), id(id), config(config), rib_in(rib, id) {}
 
   void OnEstablished(const NegotiatedSession& negotiated) override;
   void OnUpdate(const UpdateMessage& update, ErrorAction action) override;
@@ -53,6 +53,11 @@ struct Peer : public SessionObserver {
   // Members of one group get identical advertisements; a peer without a group
   // is a group of one.
   std::string ExportGroup() const { return config.group.empty() ? "peer:" + config.name : "group:" + config.group; }
+  // ExportGroup() == other.ExportGroup(), without building the strings (per route).
+  bool SameExportGroup(const Peer& other) const {
+    return config.group.empty() ? other.config.group.empty() && config.name == other.config.name
+                                : config.group == other.config.group;
+  }
 
   SpeakerCore* core;
   PeerId id;
@@ -76,15 +81,24 @@ struct Peer : public SessionObserver {
 };
 
 // The Loc-RIB changes caused by one event; the last change per prefix wins.
+// Appended as they come (a full table brings a million) and put in prefix
+// order once, when read.
 class ChangeSet {
  public:
   void Add(std::vector<BestChange> changes);
-  bool empty() const { return by_prefix_.empty(); }
-  size_t size() const { return by_prefix_.size(); }
-  const absl::btree_map<PrefixKey, BestChange>& by_prefix() const { return by_prefix_; }
+  // Where the Loc-RIB appends directly.
+  std::vector<BestChange>& sink() {
+    normalized_ = false;
+    return changes_;
+  }
+  bool empty() const { return changes_.empty(); }
+  size_t size() const { return by_prefix().size(); }
+  // One change per prefix, in prefix order.
+  const std::vector<BestChange>& by_prefix() const;
 
  private:
-  absl::btree_map<PrefixKey, BestChange> by_prefix_;
+  mutable std::vector<BestChange> changes_;
+  mutable bool normalized_ = true;
 };
 
 class SpeakerCore {
@@ -162,9 +176,9 @@ class SpeakerCore {
 
   // Import.
   PolicyContext ImportContext(const Peer& peer) const;
-  void ImportPrefix(Peer& peer, const Ipv4Prefix& prefix, const AttributesPtr& attrs, const PolicyContext& ctx,
+  void ImportPrefix(Peer& peer, const Ipv4Prefix& prefix, AttrId attrs, const PolicyContext& ctx,
                     ChangeSet& changes);
-  void EvaluateImport(Peer& peer, const Ipv4Prefix& prefix, const AttributesPtr& attrs, const PolicyContext& ctx,
+  void EvaluateImport(Peer& peer, const Ipv4Prefix& prefix, AttrId attrs, const PolicyContext& ctx,
                       ChangeSet& changes);
   void WithdrawPrefix(Peer& peer, const Ipv4Prefix& prefix, ChangeSet& changes);
   bool AdmitNewPrefix(Peer& peer);
@@ -189,6 +203,8 @@ class SpeakerCore {
   // `attrs` as sent while draining in graceful-shutdown mode.
   AttributesPtr GracefulShutdownAttributes(const Peer& target, const AttributesPtr& attrs);
   void ExportPrefixes(const std::vector<Ipv4Prefix>& prefixes);
+  // Same, with each prefix's current best path at hand.
+  void ExportChanges(const std::vector<BestChange>& changes);
   void ExportFullTable(Peer& peer);
   void ReexportAll();
   void SendChanges(Peer& peer, const OutboundUpdate& changes);

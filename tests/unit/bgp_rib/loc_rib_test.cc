@@ -16,6 +16,7 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using testing::Addr;
 using testing::AttrSpec;
+using testing::MakeAttrs;
 using testing::MakePtr;
 using testing::Pfx;
 
@@ -238,7 +239,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 // ---- Change reporting, withdrawals, peer loss, graceful restart ----
 
-std::vector<PeerId> PeersOf(const std::vector<Route>& routes) {
+template <typename Routes>
+std::vector<PeerId> PeersOf(const Routes& routes) {
   std::vector<PeerId> ids;
   for (const Route& r : routes) ids.push_back(r.peer);
   return ids;
@@ -351,6 +353,74 @@ TEST(LocRibChanges, ForEachBestVisitsInPrefixOrder) {
     EXPECT_EQ(mp.size(), 1u);
   });
   EXPECT_EQ(seen, (std::vector<std::string>{"192.0.2.0/24", "203.0.113.0/24"}));
+}
+
+// ---- One table for Adj-RIB-In and Loc-RIB ----
+
+// A prefix moves between the one-path slot and the many-path list as peers
+// come and go; every path keeps its own Adj-RIB-In and Loc-RIB attributes.
+TEST(LocRibTable, PathsOfManyPeersShareAPrefix) {
+  AttributeInterner interner;
+  LocRib rib({.max_paths = 4}, &interner);
+  for (const PeerInfo& p : Peers()) rib.SetPeer(p);
+  const AttrId received = interner.InternId(MakeAttrs({.path = {65001}, .next_hop = "192.0.2.11"}));
+  EXPECT_EQ(rib.InUpdate(kPrefix, 1, received), LocRib::InResult::kNew);
+  EXPECT_EQ(rib.InUpdate(kPrefix, 1, received), LocRib::InResult::kSame);
+  EXPECT_EQ(rib.InUpdate(kPrefix, 3, received), LocRib::InResult::kNew);   // second path: many
+  EXPECT_EQ(rib.size(), 0u);                                             // nothing accepted yet
+  (void)rib.Update(MakeRoute({3, Via({65001}, "192.0.2.13")}));
+  (void)rib.Update(MakeRoute({1, Via({65001}, "192.0.2.11")}));
+  (void)rib.Update(MakeRoute({2, Via({65002, 65100}, "192.0.2.12")}));   // Loc-RIB only
+  EXPECT_EQ(rib.size(), 1u);
+  EXPECT_EQ(rib.path_count(), 3u);
+  EXPECT_EQ(PeersOf(rib.Multipath(kPrefix)), (std::vector<PeerId>{1, 3}));
+  EXPECT_EQ(rib.Counts(1).received, 1u);
+  EXPECT_EQ(rib.Counts(2).received, 0u);
+  EXPECT_EQ(rib.Counts(2).accepted, 1u);
+  // Peer 1 leaves the Adj-RIB-In, then the Loc-RIB: 3 is the best.
+  ASSERT_TRUE(rib.InWithdraw(kPrefix, 1));
+  EXPECT_EQ(rib.Best(kPrefix)->peer, 1u);
+  std::vector<BestChange> c = rib.Withdraw(kPrefix, 1);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].best->peer, 3u);
+  EXPECT_TRUE(c[0].had_peer_best);
+  // Back to one path per peer and then to a single path in the slot.
+  (void)rib.WithdrawPeer(2);
+  ASSERT_TRUE(rib.InWithdraw(kPrefix, 3));
+  EXPECT_EQ(rib.Best(kPrefix)->peer, 3u);   // the candidate stays until withdrawn
+  c = rib.Withdraw(kPrefix, 3);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_FALSE(c[0].best.has_value());
+  EXPECT_EQ(rib.size(), 0u);
+  EXPECT_EQ(rib.path_count(), 0u);
+  EXPECT_FALSE(rib.InFind(kPrefix, 3).has_value());
+}
+
+// The table holds attributes by id and counts its references: once no route
+// uses a set (and nobody else holds it), the interner can drop it.
+TEST(LocRibTable, ReleasesAttributeReferences) {
+  AttributeInterner interner;
+  {
+    LocRib rib({}, &interner);
+    for (const PeerInfo& p : Peers()) rib.SetPeer(p);
+    for (uint32_t i = 0; i < 8; ++i) {
+      const Ipv4Prefix p{Ipv4Addr{0xC6336400u + (i << 4)}, 28};   // 198.51.100.0/28 ...
+      ASSERT_NE(rib.InUpdate(p, 1, interner.InternId(MakeAttrs({.path = {65001, 64600 + i}}))),
+                LocRib::InResult::kSame);
+      std::vector<BestChange> changes;
+      rib.Update(p, 1, interner.InternId(MakeAttrs({.path = {65001, 64600 + i}, .local_pref = 200})),
+                 RouteKind::kBgp, changes);
+      EXPECT_EQ(changes.size(), 1u);
+    }
+    EXPECT_EQ(interner.Purge(), 0u);   // all 16 sets referenced
+    EXPECT_EQ(interner.size(), 16u);
+    rib.InClear(1);
+    EXPECT_EQ(interner.Purge(), 8u);   // the Adj-RIB-In sets
+    EXPECT_EQ(rib.size(), 8u);         // candidates stay until the Loc-RIB drops them
+  }
+  // The table gave the rest back when it went.
+  EXPECT_EQ(interner.Purge(), 8u);
+  EXPECT_EQ(interner.size(), 0u);
 }
 
 }  // namespace
