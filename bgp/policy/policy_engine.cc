@@ -238,6 +238,17 @@ PolicyEngine::Result PolicyEngine::Apply(const std::vector<std::string>& policy_
   return ctx.importing() ? Import(policy_names, prefix, attrs, ctx) : Export(policy_names, prefix, attrs, ctx);
 }
 
+bool PolicyEngine::UsesPrefix(const std::vector<std::string>& policy_names) const {
+  for (const std::string& name : policy_names) {
+    auto it = policies_.find(name);
+    if (it == policies_.end()) continue;   // rejects whatever the prefix
+    for (const PolicyTerm& term : it->second.terms) {
+      if (!term.match.prefixes.empty()) return true;
+    }
+  }
+  return false;
+}
+
 PolicyEngine::Result PolicyEngine::Import(const std::vector<std::string>& policy_names, const Ipv4Prefix& prefix,
                                           const AttributesPtr& attrs, const PolicyContext& ctx) const {
   // RFC 4271 9.1.2: a route whose path holds our own AS is a loop.

@@ -59,6 +59,10 @@ class PolicyEngine {
   // ctx.direction) over the route. A name that is not built rejects.
   Result Apply(const std::vector<std::string>& policy_names, const Ipv4Prefix& prefix, const AttributesPtr& attrs,
                const PolicyContext& ctx) const;
+  // Whether a term of these policies matches on the prefix. When none
+  // does, Apply gives every prefix with the same attributes and context the
+  // same result: an UPDATE's NLRI need one evaluation, not one each.
+  bool UsesPrefix(const std::vector<std::string>& policy_names) const;
 
  private:
   struct ChainOutcome;

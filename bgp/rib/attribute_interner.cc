@@ -74,8 +74,15 @@ AttrId AttributeInterner::InternId(PathAttributes attrs) {
 
 AttrId AttributeInterner::InternId(const AttributesPtr& attrs) {
   if (attrs == nullptr) return kNoAttributes;
-  if (auto it = table_.find(*attrs); it != table_.end()) return *it;
-  return Insert(attrs);
+  // The instance interned last, asked for again (one UPDATE's routes after
+  // one policy verdict): the slot holding this very object is its id.
+  if (slots_[last_].attrs.get() == attrs.get()) return last_;
+  if (auto it = table_.find(*attrs); it != table_.end()) {
+    last_ = *it;
+  } else {
+    last_ = Insert(attrs);
+  }
+  return last_;
 }
 
 AttrId AttributeInterner::Insert(AttributesPtr attrs) {

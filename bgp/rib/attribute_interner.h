@@ -104,6 +104,7 @@ class AttributeInterner {
   AttrId Insert(AttributesPtr attrs);
 
   SlotVector<Slot> slots_;     // [0] is kNoAttributes
+  AttrId last_ = kNoAttributes;   // what InternId(pointer) returned last
   absl::flat_hash_set<AttrId, IdHash, IdEq> table_;
   size_t purge_threshold_ = kMinPurgeThreshold;
 };

@@ -323,9 +323,18 @@ BestChange LocRib::MakeChange(PrefixKey key, const PathList& paths) const {
   change.best = ToRoute(key, paths.front());
   for (const Path& p : paths) {
     if (!(p.flags & kMultipath)) break;
-    change.multipath.push_back(ToRoute(key, p));
+    change.multipath.push_back(MultipathMember{IdOf(p.peer), interner_->Get(p.loc)->next_hop});
   }
   return change;
+}
+
+std::vector<Route> LocRib::MultipathRoutes(PrefixKey key, const PathList& paths) const {
+  std::vector<Route> routes;
+  for (const Path& p : paths) {
+    if (!(p.flags & kAccepted) || !(p.flags & kMultipath)) break;
+    routes.push_back(ToRoute(key, p));
+  }
+  return routes;
 }
 
 void LocRib::Finish(Table::iterator it, const Selection& before, PathList& paths, std::vector<BestChange>& changes) {
@@ -487,8 +496,7 @@ std::optional<Route> LocRib::Best(const Ipv4Prefix& prefix) const {
 std::vector<Route> LocRib::Multipath(const Ipv4Prefix& prefix) const {
   std::optional<PathList> paths = Find(prefix);
   if (!paths) return {};
-  const BestChange change = MakeChange(ToPrefixKey(prefix), *paths);
-  return std::vector<Route>(change.multipath.begin(), change.multipath.end());
+  return MultipathRoutes(ToPrefixKey(prefix), *paths);
 }
 
 std::vector<RibPath> LocRib::Paths(const Ipv4Prefix& prefix) const {
@@ -519,10 +527,7 @@ std::vector<PrefixKey> LocRib::SortedLocKeys() const {
 
 void LocRib::ForEachBest(
     absl::FunctionRef<void(const Ipv4Prefix&, const std::vector<Route>&)> visit) const {
-  for (PrefixKey key : SortedLocKeys()) {
-    const BestChange change = MakeChange(key, Load(*table_.find(key)));
-    visit(change.prefix, std::vector<Route>(change.multipath.begin(), change.multipath.end()));
-  }
+  for (PrefixKey key : SortedLocKeys()) visit(FromPrefixKey(key), MultipathRoutes(key, Load(*table_.find(key))));
 }
 
 // ---------------------------------------------------------------------------

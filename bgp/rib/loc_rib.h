@@ -33,11 +33,19 @@
 
 namespace isthmus::bgp {
 
+// A member of a prefix's multipath (ECMP) set.
+struct MultipathMember {
+  PeerId peer = kLocalPeer;
+  Ipv4Addr next_hop;
+};
+
 // Reported only when the best route or the multipath next-hop set changed.
+// A full table makes a million of these: the set is peers and next hops
+// only (LocRib::Multipath has the routes).
 struct BestChange {
   Ipv4Prefix prefix;
-  std::optional<Route> best;               // nullopt: no route left
-  absl::InlinedVector<Route, 1> multipath;  // includes best; empty when best is nullopt
+  std::optional<Route> best;                          // nullopt: no route left
+  absl::InlinedVector<MultipathMember, 2> multipath;  // includes best; empty when best is nullopt
   // The best path before the change was learned from a peer (so the FIB
   // had the prefix): a consumer of changes needs no set of its own.
   bool had_peer_best = false;
@@ -221,6 +229,7 @@ class LocRib {
   static bool Differs(const Selection& before, const Selection& after);
   Route ToRoute(PrefixKey key, const Path& p) const;
   BestChange MakeChange(PrefixKey key, const PathList& paths) const;
+  std::vector<Route> MultipathRoutes(PrefixKey key, const PathList& paths) const;
   static size_t CandidateCount(const PathList& paths);
   // Re-decides an edited prefix, reports the change and stores it.
   void Finish(Table::iterator it, const Selection& before, PathList& paths, std::vector<BestChange>& changes);

@@ -311,13 +311,19 @@ void SpeakerCore::HandleUpdate(Peer& peer, const UpdateMessage& update, ErrorAct
     const AttributesPtr attrs = interner_.Intern(*update.attrs);
     const AttrId id = interner_.InternId(attrs);
     const PolicyContext ctx = ImportContext(peer);   // once per UPDATE, not per prefix
+    const std::vector<Ipv4Prefix>& nlri = update.nlri;
+    // The policy's verdict is the same for every prefix unless it matches
+    // on prefixes: then it runs once for the UPDATE.
+    std::optional<PolicyEngine::Result> shared;
+    if (!policy_->UsesPrefix(peer.config.import_policies)) {
+      shared = policy_->Apply(peer.config.import_policies, nlri.front(), attrs, ctx);
+    }
     // A full table's prefixes miss the cache: look a few ahead.
     constexpr size_t kPrefetchAhead = 8;
-    const std::vector<Ipv4Prefix>& nlri = update.nlri;
     for (size_t i = 0; i < std::min(kPrefetchAhead, nlri.size()); ++i) loc_rib_->Prefetch(nlri[i]);
     for (size_t i = 0; i < nlri.size(); ++i) {
       if (i + kPrefetchAhead < nlri.size()) loc_rib_->Prefetch(nlri[i + kPrefetchAhead]);
-      ImportPrefix(peer, nlri[i], id, ctx, changes);
+      ImportPrefix(peer, nlri[i], id, ctx, shared ? &*shared : nullptr, changes);
     }
   }
   if (update.IsEndOfRib()) {
@@ -398,18 +404,20 @@ PolicyContext SpeakerCore::ImportContext(const Peer& peer) const {
 }
 
 void SpeakerCore::ImportPrefix(Peer& peer, const Ipv4Prefix& prefix, AttrId attrs, const PolicyContext& ctx,
-                               ChangeSet& changes) {
+                               const PolicyEngine::Result* verdict, ChangeSet& changes) {
   ++peer.prefixes_received_total;
   // Only a configured limit needs to know whether the prefix is new.
   if (peer.config.max_prefix.limit != 0 && !peer.rib_in.Contains(prefix) && !AdmitNewPrefix(peer)) return;
   if (peer.rib_in.Update(prefix, attrs) == LocRib::InResult::kSame) return;   // same route again
-  EvaluateImport(peer, prefix, attrs, ctx, changes);
+  EvaluateImport(peer, prefix, attrs, ctx, changes, verdict);
 }
 
 void SpeakerCore::EvaluateImport(Peer& peer, const Ipv4Prefix& prefix, AttrId attrs_id, const PolicyContext& ctx,
-                                 ChangeSet& changes) {
+                                 ChangeSet& changes, const PolicyEngine::Result* verdict) {
   const AttributesPtr& attrs = interner_.Get(attrs_id);
-  const PolicyEngine::Result result = policy_->Apply(peer.config.import_policies, prefix, attrs, ctx);
+  std::optional<PolicyEngine::Result> own;
+  if (verdict == nullptr) verdict = &own.emplace(policy_->Apply(peer.config.import_policies, prefix, attrs, ctx));
+  const PolicyEngine::Result& result = *verdict;
   if (result.accepted) {
     const AttrId accepted = result.attrs == attrs ? attrs_id : interner_.InternId(result.attrs);
     loc_rib_->Update(prefix, peer.id, accepted, RouteKind::kBgp, changes.sink());
@@ -635,8 +643,8 @@ void SpeakerCore::PushToFib(const ChangeSet& changes) {
     FibRoute fib;
     fib.prefix = change.prefix;
     if (change.best.has_value() && change.best->peer != kLocalPeer) {
-      for (const Route& r : change.multipath) {
-        if (r.peer != kLocalPeer && r.attrs != nullptr) fib.nexthops.push_back(r.attrs->next_hop);
+      for (const MultipathMember& m : change.multipath) {
+        if (m.peer != kLocalPeer) fib.nexthops.push_back(m.next_hop);
       }
       std::sort(fib.nexthops.begin(), fib.nexthops.end());
       fib.nexthops.erase(std::unique(fib.nexthops.begin(), fib.nexthops.end()), fib.nexthops.end());

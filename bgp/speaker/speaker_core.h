@@ -176,10 +176,12 @@ class SpeakerCore {
 
   // Import.
   PolicyContext ImportContext(const Peer& peer) const;
+  // `verdict`: the import policy's result when it is the same for every
+  // prefix of the UPDATE (PolicyEngine::UsesPrefix); null: evaluate here.
   void ImportPrefix(Peer& peer, const Ipv4Prefix& prefix, AttrId attrs, const PolicyContext& ctx,
-                    ChangeSet& changes);
+                    const PolicyEngine::Result* verdict, ChangeSet& changes);
   void EvaluateImport(Peer& peer, const Ipv4Prefix& prefix, AttrId attrs, const PolicyContext& ctx,
-                      ChangeSet& changes);
+                      ChangeSet& changes, const PolicyEngine::Result* verdict = nullptr);
   void WithdrawPrefix(Peer& peer, const Ipv4Prefix& prefix, ChangeSet& changes);
   bool AdmitNewPrefix(Peer& peer);
   void ScheduleMaxPrefixRestart(Peer& peer);

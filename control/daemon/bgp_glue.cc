@@ -87,11 +87,17 @@ void Daemon::StopBgp() {
 void Daemon::DrainBgpRoutes() {
   uint64_t count;
   if (bgp_event_fd_ >= 0) (void)!read(bgp_event_fd_, &count, sizeof(count));
+  // Taken whole under the lock (the BGP thread waits only for a swap) and
+  // converted outside; the taken vector's memory goes right after,
+  // instead of staying reserved in bgp_pending_ at the size of the largest
+  // burst (a full table's worth when the control thread falls behind).
+  std::vector<bgp::FibRoute> pending;
   {
     absl::MutexLock lock(&bgp_mu_);
-    for (bgp::FibRoute& r : bgp_pending_) bgp_backlog_.push_back(BgpRoute{r.prefix, std::move(r.nexthops)});
-    bgp_pending_.clear();
+    pending.swap(bgp_pending_);
   }
+  for (bgp::FibRoute& r : pending) bgp_backlog_.push_back(BgpRoute{r.prefix, std::move(r.nexthops)});
+  std::vector<bgp::FibRoute>().swap(pending);   // now, not after the slice below
   if (bgp_backlog_next_ == bgp_backlog_.size()) return;
   const size_t n = std::min(bgp_backlog_.size() - bgp_backlog_next_, kBgpRoutesPerSlice);
   const auto first = bgp_backlog_.begin() + static_cast<std::ptrdiff_t>(bgp_backlog_next_);

@@ -4,8 +4,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "spdlog/spdlog.h"
 
 namespace isthmus {
@@ -13,14 +15,18 @@ namespace {
 // Behind the BGP and control threads (nice 0) when CPUs are scarce: while a
 // full table streams in on a small VM, the kernel copy waits its turn.
 constexpr int kMirrorNice = 19;
-
-uint64_t KeyOf(const Ipv4Prefix& p) { return uint64_t{p.addr.value} << 8 | p.len; }
-Ipv4Prefix PrefixOf(uint64_t k) {
-  return Ipv4Prefix{Ipv4Addr{static_cast<uint32_t>(k >> 8)}, static_cast<uint8_t>(k & 0xff)};
-}
 }  // namespace
 
-KernelRouteMirror::KernelRouteMirror(ErrorFn on_error) : on_error_(std::move(on_error)) {
+KernelRouteMirror::Change KernelRouteMirror::ChangeOf(const Ipv4Prefix& prefix, uint32_t target) {
+  return (uint64_t{prefix.addr.value} << 8 | prefix.len) << kTargetBits | target;
+}
+
+Ipv4Prefix KernelRouteMirror::PrefixOf(Change c) {
+  return Ipv4Prefix{Ipv4Addr{static_cast<uint32_t>(c >> 32)}, static_cast<uint8_t>(c >> kTargetBits)};
+}
+
+KernelRouteMirror::KernelRouteMirror(ErrorFn on_error, WriteFn write)
+    : on_error_(std::move(on_error)), write_(std::move(write)) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -40,15 +46,14 @@ void KernelRouteMirror::Remove(const Ipv4Prefix& prefix) { Enqueue(prefix, nullp
 void KernelRouteMirror::Enqueue(const Ipv4Prefix& prefix, const Target* target) {
   bool was_empty;
   {
-    // One lock for interning the target and queueing the prefix.
+    // One lock for interning the target and queueing the change.
     std::lock_guard<std::mutex> lock(mu_);
     const uint32_t id = target != nullptr ? targets_.Acquire(*target) : kRemove;
+    // Ids are dense and there is one per distinct target alive: reaching
+    // kRemove would take 16M distinct next-hop sets queued at once.
+    assert(target == nullptr || id < kRemove);
     was_empty = queue_.empty();
-    auto [it, inserted] = queue_.try_emplace(KeyOf(prefix), id);
-    if (!inserted) {
-      if (it->second != kRemove) targets_.Release(it->second);   // superseded before it was written
-      it->second = id;
-    }
+    queue_.push_back(ChangeOf(prefix, id));
   }
   // The thread sleeps only on an empty queue: one wake-up per batch, not per route.
   if (was_empty) wake_.notify_one();
@@ -70,12 +75,14 @@ uint64_t KernelRouteMirror::written() const {
 }
 
 void KernelRouteMirror::Write(const Ipv4Prefix& prefix, const Target* target) {
+  const absl::Status s = write_ ? write_(prefix, target) : WriteToKernel(prefix, target);
+  if (!s.ok()) on_error_(prefix, s);
+}
+
+absl::Status KernelRouteMirror::WriteToKernel(const Ipv4Prefix& prefix, const Target* target) {
   if (!socket_) {
     absl::StatusOr<rtnl::RtnlSocket> opened = OpenRouteSocket();
-    if (!opened.ok()) {
-      on_error_(prefix, opened.status());
-      return;
-    }
+    if (!opened.ok()) return opened.status();
     socket_.emplace(std::move(*opened));
   }
   absl::Status s;
@@ -85,12 +92,23 @@ void KernelRouteMirror::Write(const Ipv4Prefix& prefix, const Target* target) {
   } else {
     s = ReplaceKernelRoute(prefix, target->nexthops, target->blackhole, &*socket_);
   }
-  if (!s.ok()) {
-    // A socket error (not a refusal of this route) may have left the
-    // socket unusable: start over with a fresh one next time.
-    if (absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s)) socket_.reset();
-    on_error_(prefix, s);
+  // A socket error (not a refusal of this route) may have left the socket
+  // unusable: start over with a fresh one next time.
+  if (absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s)) socket_.reset();
+  return s;
+}
+
+void KernelRouteMirror::Coalesce(std::vector<Change>* batch) {
+  size_t kept = 0;
+  for (size_t i = 0; i < batch->size(); ++i) {
+    const Change c = (*batch)[i];
+    if (i + 1 < batch->size() && ((*batch)[i + 1] >> kTargetBits) == (c >> kTargetBits)) {
+      if (TargetOf(c) != kRemove) targets_.Release(TargetOf(c));   // superseded before it was written
+      continue;
+    }
+    (*batch)[kept++] = c;
   }
+  batch->resize(kept);
 }
 
 void KernelRouteMirror::Run() {
@@ -101,26 +119,32 @@ void KernelRouteMirror::Run() {
   for (;;) {
     wake_.wait(lock, [this] { return stop_ || !queue_.empty(); });
     if (stop_) break;   // the daemon flushes all of its kernel routes when it stops
-    absl::flat_hash_map<PrefixKey, uint32_t> batch;
+    std::vector<Change> batch;
     batch.swap(queue_);
+    busy_ = true;
+    lock.unlock();
+    // Sorting a million changes takes a while: not under the lock the
+    // control thread takes per change (releasing superseded targets needs
+    // it, so the sorted batch is coalesced inside). In address order: the
+    // kernel's FIB trie fills faster that way. Stable: the changes of one
+    // prefix stay in arrival order, the newest last.
+    std::stable_sort(batch.begin(), batch.end(),
+                     [](Change a, Change b) { return (a >> kTargetBits) < (b >> kTargetBits); });
+    lock.lock();
+    Coalesce(&batch);
     // Copies of the targets this batch uses: targets_ is shared with the
     // producer, which may intern new ones meanwhile.
     absl::flat_hash_map<uint32_t, Target> used;
-    for (const auto& [key, id] : batch) {
-      if (id != kRemove && !used.contains(id)) used.emplace(id, targets_.Get(id));
+    for (const Change c : batch) {
+      if (TargetOf(c) != kRemove && !used.contains(TargetOf(c))) used.emplace(TargetOf(c), targets_.Get(TargetOf(c)));
     }
-    busy_ = true;
     lock.unlock();
-    // In address order: the kernel's FIB trie fills faster that way.
-    std::vector<std::pair<PrefixKey, uint32_t>> ordered(batch.begin(), batch.end());
-    absl::flat_hash_map<PrefixKey, uint32_t>().swap(batch);
-    std::sort(ordered.begin(), ordered.end());
-    for (const auto& [key, id] : ordered) Write(PrefixOf(key), id == kRemove ? nullptr : &used.at(id));
+    for (const Change c : batch) Write(PrefixOf(c), TargetOf(c) == kRemove ? nullptr : &used.at(TargetOf(c)));
     lock.lock();
-    for (const auto& [key, id] : ordered) {
-      if (id != kRemove) targets_.Release(id);
+    for (const Change c : batch) {
+      if (TargetOf(c) != kRemove) targets_.Release(TargetOf(c));
     }
-    written_ += ordered.size();
+    written_ += batch.size();
     busy_ = false;
     if (queue_.empty()) idle_.notify_all();
   }

@@ -1,6 +1,7 @@
 #include "control/routing/route_table.h"
 
 #include <algorithm>
+#include <cassert>
 #include <set>
 #include <tuple>
 
@@ -41,7 +42,7 @@ absl::Status RouteTable::SetAddresses(const std::vector<PortAddress>& addresses)
   }
   // Routes resolve through connected subnets: re-check all of them (and
   // the prefixes whose local/connected routes just went away).
-  bgp_resolved_.clear();
+  ClearBgpResolutions();
   absl::Status status = ReconcileAll();
   for (const Ipv4Prefix& p : touched) status.Update(Reconcile(p));
   return status;
@@ -81,7 +82,7 @@ absl::Status RouteTable::SetStatic(const std::vector<RouteEntry>& routes, std::v
   absl::Status status;
   for (const Ipv4Prefix& p : touched) status.Update(Reconcile(p));
   // BGP next hops may resolve through static routes: re-check them all.
-  bgp_resolved_.clear();
+  ClearBgpResolutions();
   status.Update(ReconcileAll());
   return status;
 }
@@ -152,50 +153,104 @@ RouteTable::Resolved RouteTable::ResolveGateway(Ipv4Addr gw, std::optional<uint1
                                                     recursive ? " nor covered by a static route" : ""));
 }
 
-const RouteTable::Resolved& RouteTable::ResolveBgp(uint32_t gateway_list) {
-  auto [it, inserted] = bgp_resolved_.try_emplace(gateway_list, std::vector<Nexthop>{});
+RouteTable::BgpList& RouteTable::ResolveBgp(uint32_t gateway_list) {
+  auto [it, inserted] = bgp_resolved_.try_emplace(gateway_list);
   if (!inserted) return it->second;
   RouteEntry e;
   e.source = RouteSource::kBgp;
   const GatewayList& gateways = gateway_lists_.Get(gateway_list);
   e.gateways.assign(gateways.begin(), gateways.end());
-  it->second = Resolve(e);
+  it->second.resolved = Resolve(e);
   return it->second;
+}
+
+uint32_t RouteTable::AcquireNexthopSet(const std::vector<Nexthop>& nexthops) {
+  bool new_set = false;
+  const uint32_t set = nexthop_sets_.Acquire(nexthops, &new_set);
+  // Gateways are resolved when a next-hop set starts being used, not for
+  // every route through it (a full table would queue a million requests).
+  for (const Nexthop& nh : nexthops) {
+    if (new_set && nh.kind == NexthopKind::kForward && resolve_) resolve_(nh.port, nh.gateway);
+  }
+  return set;
+}
+
+absl::Status RouteTable::HoldBgpGroup(BgpList& list) {
+  if (list.group != kNoGroup) return absl::OkStatus();
+  absl::StatusOr<uint32_t> group = fib_->HoldGroup(*list.resolved);
+  if (!group.ok()) return group.status();
+  list.group = *group;
+  list.nexthop_set = AcquireNexthopSet(*list.resolved);
+  return absl::OkStatus();
+}
+
+void RouteTable::ReleaseBgpList(BgpList& list) {
+  // Installed routes keep the group (through the FIB) and the set
+  // (through bgp_groups_): only the list's own hold goes.
+  if (list.group != kNoGroup) fib_->ReleaseGroup(list.group);
+  if (list.nexthop_set != kNoSet) nexthop_sets_.Release(list.nexthop_set);
+  list.group = kNoGroup;
+  list.nexthop_set = kNoSet;
+}
+
+void RouteTable::ClearBgpResolutions() {
+  for (auto& [id, list] : bgp_resolved_) ReleaseBgpList(list);
+  bgp_resolved_.clear();
 }
 
 absl::Status RouteTable::ApplyBgp(const std::vector<BgpRoute>& changes) {
   absl::Status status;
-  for (const BgpRoute& change : changes) {
+  for (size_t i = 0; i < changes.size(); ++i) {
+    // A full table is a million random prefixes: each change's first
+    // touches of bgp_, the FIB's rules and its tbl24 are cache misses.
+    // Start them a few changes ahead so they overlap.
+    if (i + kPrefetchDistance < changes.size()) {
+      const Ipv4Prefix& ahead = changes[i + kPrefetchDistance].prefix;
+      bgp_.prefetch(BgpWord(KeyOf(ahead), 0));
+      fib_->Prefetch(ahead.addr.value, ahead.len);
+    }
+    const BgpRoute& change = changes[i];
     const PrefixKey key = KeyOf(change.prefix);
-    auto it = bgp_.find(key);
+    bool had_bgp = true;
     if (change.gateways.empty()) {
+      auto it = bgp_.find(BgpWord(key, 0));
       if (it == bgp_.end()) continue;   // never had one (e.g. a locally originated best path)
-      ReleaseGatewayList(it->second);
+      const uint32_t old = ListOf(*it);
       bgp_.erase(it);
+      ReleaseGatewayList(old);
     } else {
       const uint32_t list = gateway_lists_.Acquire(change.gateways);
-      if (it == bgp_.end()) {
-        bgp_.emplace(key, list);
-      } else {
-        ReleaseGatewayList(it->second);
-        it->second = list;
+      // Ids are dense, one per distinct list alive: a full table has a few.
+      assert(list <= kListMask);
+      auto [it, inserted] = bgp_.insert(BgpWord(key, list));
+      had_bgp = !inserted;
+      if (!inserted) {
+        // Set elements are immutable: the new list is a new element.
+        const uint32_t old = ListOf(*it);
+        bgp_.erase(it);
+        bgp_.insert(BgpWord(key, list));
+        ReleaseGatewayList(old);
       }
     }
-    status.Update(Reconcile(change.prefix));
+    status.Update(Reconcile(change.prefix, had_bgp));
   }
   return status;
 }
 
 void RouteTable::ReleaseGatewayList(uint32_t id) {
   // A freed id comes back for another list: its resolution must not.
-  if (gateway_lists_.Release(id)) bgp_resolved_.erase(id);
+  if (!gateway_lists_.Release(id)) return;
+  if (auto it = bgp_resolved_.find(id); it != bgp_resolved_.end()) {
+    ReleaseBgpList(it->second);
+    bgp_resolved_.erase(it);
+  }
 }
 
 absl::Status RouteTable::ReconcileAll() {
   std::vector<PrefixKey> keys;
   keys.reserve(rib_.size() + bgp_.size() + installed_.size());
   for (const auto& [key, entry] : rib_) keys.push_back(KeyOf(key.prefix));
-  for (const auto& [key, list] : bgp_) keys.push_back(key);
+  for (const uint64_t word : bgp_) keys.push_back(BgpKeyOf(word));
   // Also what is installed without a route any more (cannot happen, but
   // the FIB must never keep a route nobody owns).
   for (const auto& [key, installed] : installed_) keys.push_back(key);
@@ -206,7 +261,35 @@ absl::Status RouteTable::ReconcileAll() {
   return status;
 }
 
-absl::Status RouteTable::Reconcile(const Ipv4Prefix& prefix) {
+std::optional<RouteTable::Installed> RouteTable::InstalledOf(const Ipv4Prefix& prefix,
+                                                             bool bgp_may_be_installed) const {
+  if (auto it = installed_.find(KeyOf(prefix)); it != installed_.end()) return it->second;
+  if (!bgp_may_be_installed) return std::nullopt;
+  // Only this table writes the FIB: a prefix there that no other source
+  // installed is a BGP route.
+  const int64_t group = fib_->GroupOf(prefix.addr.value, prefix.len);
+  if (group < 0) return std::nullopt;
+  auto it = bgp_groups_.find(static_cast<uint32_t>(group));
+  return Installed{it != bgp_groups_.end() ? it->second.nexthop_set : kNoSet, RouteSource::kBgp,
+                   static_cast<uint32_t>(group)};
+}
+
+void RouteTable::BgpGroupInstalled(uint32_t group, uint32_t nexthop_set) {
+  auto [it, inserted] = bgp_groups_.try_emplace(group, BgpGroup{nexthop_set, 0});
+  // Two lists whose sets differ only in order share one FIB group (it
+  // sorts its members); the routes report the set the group started with.
+  if (inserted) nexthop_sets_.Acquire(nexthop_sets_.Get(nexthop_set));
+  ++it->second.routes;
+}
+
+void RouteTable::BgpGroupRemoved(uint32_t group) {
+  auto it = bgp_groups_.find(group);
+  if (it == bgp_groups_.end() || --it->second.routes != 0) return;
+  nexthop_sets_.Release(it->second.nexthop_set);
+  bgp_groups_.erase(it);
+}
+
+absl::Status RouteTable::Reconcile(const Ipv4Prefix& prefix, bool bgp_may_be_installed) {
   // The best source with resolvable next hops wins.
   const std::vector<Nexthop>* best = nullptr;
   std::optional<std::vector<Nexthop>> owned;
@@ -226,53 +309,63 @@ absl::Status RouteTable::Reconcile(const Ipv4Prefix& prefix) {
     }
   }
   const PrefixKey key = KeyOf(prefix);
+  BgpList* bgp_list = nullptr;
   if (best == nullptr) {
-    if (auto bgp = bgp_.find(key); bgp != bgp_.end()) {
-      const Resolved& resolved = ResolveBgp(bgp->second);
-      if (resolved.ok()) {
-        best = &*resolved;
+    if (auto bgp = bgp_.find(BgpWord(key, 0)); bgp != bgp_.end()) {
+      BgpList& list = ResolveBgp(ListOf(*bgp));
+      if (list.resolved.ok()) {
+        bgp_list = &list;
+        best = &*list.resolved;
         best_source = RouteSource::kBgp;
       }
     }
   }
-  auto installed = installed_.find(key);
+  const std::optional<Installed> installed = InstalledOf(prefix, bgp_may_be_installed);
+  const bool bgp_installed = installed && installed->source == RouteSource::kBgp;
+  // Undoes the bookkeeping of what was installed (the FIB is done by the caller).
+  auto forget_installed = [&] {
+    if (!installed) return;
+    if (installed->source == RouteSource::kBgp) {
+      BgpGroupRemoved(installed->group);
+    } else {
+      nexthop_sets_.Release(installed->nexthop_set);
+      installed_.erase(key);
+    }
+  };
   if (best == nullptr) {
-    if (installed == installed_.end()) return absl::OkStatus();
-    const RouteSource old_source = installed->second.source;
-    nexthop_sets_.Release(installed->second.nexthop_set);
-    installed_.erase(installed);
+    if (!installed) return absl::OkStatus();
+    forget_installed();
     absl::Status s = fib_->Delete(prefix.addr.value, prefix.len);
-    if (on_change_) on_change_(prefix, old_source, nullptr);
+    if (on_change_) on_change_(prefix, installed->source, nullptr);
     return s;
   }
-  if (installed != installed_.end() && installed->second.source == best_source &&
-      nexthop_sets_.Get(installed->second.nexthop_set) == *best) {
+  if (bgp_list != nullptr) {
+    if (absl::Status s = HoldBgpGroup(*bgp_list); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(ToString(prefix), ": ", s.message()));
+    }
+    if (bgp_installed && installed->group == bgp_list->group) {
+      return absl::OkStatus();
+    }
+    if (absl::Status s = fib_->SetGroup(prefix.addr.value, prefix.len, bgp_list->group); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(ToString(prefix), ": ", s.message()));
+    }
+    forget_installed();
+    BgpGroupInstalled(bgp_list->group, bgp_list->nexthop_set);
+    if (on_change_) on_change_(prefix, best_source, &nexthop_sets_.Get(bgp_groups_.at(bgp_list->group).nexthop_set));
+    return absl::OkStatus();
+  }
+  if (installed && installed->source == best_source && nexthop_sets_.Get(installed->nexthop_set) == *best) {
     return absl::OkStatus();
   }
   if (absl::Status s = fib_->Set(prefix.addr.value, prefix.len, *best); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat(ToString(prefix), ": ", s.message()));
   }
-  bool new_set = false;
-  const uint32_t set = nexthop_sets_.Acquire(*best, &new_set);
-  // Gateways are resolved when a next-hop set starts being used, not for
-  // every route through it (a full table would queue a million requests).
-  for (const Nexthop& nh : *best) {
-    if (new_set && nh.kind == NexthopKind::kForward && resolve_) resolve_(nh.port, nh.gateway);
-  }
-  if (installed == installed_.end()) {
-    installed = installed_.emplace(key, Installed{set, best_source}).first;
-  } else {
-    nexthop_sets_.Release(installed->second.nexthop_set);
-    installed->second = Installed{set, best_source};
-  }
+  // Acquired before the old set is released: the same set must not be freed in between.
+  const uint32_t set = AcquireNexthopSet(*best);
+  forget_installed();
+  installed_[key] = Installed{set, best_source};
   if (on_change_) on_change_(prefix, best_source, &nexthop_sets_.Get(set));
   return absl::OkStatus();
-}
-
-std::optional<RouteSource> RouteTable::InstalledSource(const Ipv4Prefix& prefix) const {
-  auto it = installed_.find(KeyOf(prefix));
-  if (it == installed_.end()) return std::nullopt;
-  return it->second.source;
 }
 
 std::vector<RouteTable::View> RouteTable::Routes() const {
@@ -283,11 +376,11 @@ std::vector<RouteTable::View> RouteTable::Routes() const {
     v.entry = entry;
     out.push_back(std::move(v));
   }
-  for (const auto& [key, list] : bgp_) {
+  for (const uint64_t word : bgp_) {
     View v;
-    v.entry.prefix = PrefixOf(key);
+    v.entry.prefix = PrefixOf(BgpKeyOf(word));
     v.entry.source = RouteSource::kBgp;
-    const GatewayList& gateways = gateway_lists_.Get(list);
+    const GatewayList& gateways = gateway_lists_.Get(ListOf(word));
     v.entry.gateways.assign(gateways.begin(), gateways.end());
     out.push_back(std::move(v));
   }
@@ -301,18 +394,18 @@ std::vector<RouteTable::View> RouteTable::Routes() const {
       continue;
     }
     if (v.entry.source == RouteSource::kBgp) {
-      auto cached = bgp_resolved_.find(bgp_.at(KeyOf(v.entry.prefix)));
-      if (cached != bgp_resolved_.end() && !cached->second.ok()) {
-        v.inactive_reason = std::string(cached->second.status().message());
+      auto cached = bgp_resolved_.find(ListOf(*bgp_.find(BgpWord(KeyOf(v.entry.prefix), 0))));
+      if (cached != bgp_resolved_.end() && !cached->second.resolved.ok()) {
+        v.inactive_reason = std::string(cached->second.resolved.status().message());
         continue;
       }
     }
     // Active only if this source is the one installed: the first resolvable.
-    const std::optional<RouteSource> installed = InstalledSource(v.entry.prefix);
+    const std::optional<Installed> installed = InstalledOf(v.entry.prefix);
     if (!installed) continue;
-    v.active = *installed == v.entry.source;
+    v.active = installed->source == v.entry.source;
     if (v.active) {
-      v.nexthops = nexthop_sets_.Get(installed_.at(KeyOf(v.entry.prefix)).nexthop_set);
+      if (installed->nexthop_set != kNoSet) v.nexthops = nexthop_sets_.Get(installed->nexthop_set);
     } else {
       v.inactive_reason = "a route from a preferred source exists";
     }

@@ -4,11 +4,16 @@
 // one source per prefix by administrative distance, next-hop resolution to
 // ports, and the programming of the data plane FIB with the difference.
 //
-// BGP can bring a million prefixes, so its routes are kept compactly: a
-// prefix key and the id of an interned gateway list (a full table has a few
-// distinct lists), next hops are resolved once per list, and what the FIB
-// holds is a prefix key with an interned next-hop set. The few routes of the
-// other sources keep their full entries.
+// BGP can bring a million prefixes, so its routes are kept compactly: one
+// 64-bit word per prefix (prefix key and the id of an interned gateway
+// list: a full table has a few distinct lists) in one hash set, 8-byte
+// slots. Next hops are resolved once per list, and each list that resolves
+// holds its next-hop set and FIB group, so installing a route is pointing
+// the FIB at that group (no next hops hashed per route). Whether a BGP
+// route is installed is not stored per prefix: the FIB knows (the prefix is
+// in the FIB and no route of another source is installed there), and its
+// group says with which next hops. The few routes of the other sources
+// keep their full entries and their own map of what is installed.
 
 #include <cstdint>
 #include <functional>
@@ -18,7 +23,9 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "control/config/config.h"
@@ -103,26 +110,68 @@ class RouteTable {
   static Ipv4Prefix PrefixOf(PrefixKey k) {
     return Ipv4Prefix{Ipv4Addr{static_cast<uint32_t>(k >> 8)}, static_cast<uint8_t>(k & 0xff)};
   }
+  // A BGP route in one word: prefix key (40 bits) | gateway list id (24
+  // bits). bgp_ hashes and compares the prefix key only.
+  static constexpr int kListBits = 24;
+  static constexpr uint32_t kListMask = (1u << kListBits) - 1;
+  static uint64_t BgpWord(PrefixKey key, uint32_t list) { return key << kListBits | list; }
+  static PrefixKey BgpKeyOf(uint64_t word) { return word >> kListBits; }
+  static uint32_t ListOf(uint64_t word) { return static_cast<uint32_t>(word) & kListMask; }
+  struct BgpKeyHash {
+    size_t operator()(uint64_t word) const { return absl::Hash<uint64_t>()(BgpKeyOf(word)); }
+  };
+  struct BgpKeyEq {
+    bool operator()(uint64_t a, uint64_t b) const { return BgpKeyOf(a) == BgpKeyOf(b); }
+  };
   using Resolved = absl::StatusOr<std::vector<Nexthop>>;
+  // How many changes ahead ApplyBgp starts loading a change's table slots.
+  static constexpr size_t kPrefetchDistance = 8;
+  static constexpr uint32_t kNoSet = UINT32_MAX;
   struct Installed {
     uint32_t nexthop_set;   // id in nexthop_sets_
     RouteSource source;
+    uint32_t group = kNoGroup;   // kBgp (InstalledOf only): the FIB group
+  };
+  // A gateway list's resolution and, once a route through it is installed,
+  // the next-hop set and FIB group it holds for all of them.
+  struct BgpList {
+    Resolved resolved;
+    uint32_t nexthop_set = kNoSet;
+    uint32_t group = kNoGroup;
+  };
+  // Installed BGP routes by FIB group: the next hops reported for them and
+  // how many routes use the group (each holds one reference on the set).
+  struct BgpGroup {
+    uint32_t nexthop_set;
+    uint32_t routes;
   };
 
   // Resolves a route's next hops; an error says why it cannot be installed.
   Resolved Resolve(const RouteEntry& e);
   // A BGP gateway list's next hops, resolved once per list until the
   // addresses or static routes change.
-  const Resolved& ResolveBgp(uint32_t gateway_list);
+  BgpList& ResolveBgp(uint32_t gateway_list);
+  // Takes the list's next-hop set and FIB group when it is first installed.
+  absl::Status HoldBgpGroup(BgpList& list);
+  void ReleaseBgpList(BgpList& list);
+  // Forgets every list's resolution (addresses or static routes changed).
+  void ClearBgpResolutions();
   void ReleaseGatewayList(uint32_t id);
+  // Interns a next-hop set; a new one has its gateways resolved.
+  uint32_t AcquireNexthopSet(const std::vector<Nexthop>& nexthops);
   // Re-evaluates the winner for `prefix` and programs the FIB.
-  absl::Status Reconcile(const Ipv4Prefix& prefix);
+  // `bgp_may_be_installed` false: the caller knows the prefix had no BGP
+  // route before (it saves a FIB lookup per route of a full table).
+  absl::Status Reconcile(const Ipv4Prefix& prefix, bool bgp_may_be_installed = true);
   absl::Status ReconcileAll();
   // Ports and next hops through which `gw` is reached: directly on a
   // connected subnet, or (one level of recursion, as BGP next hops such as
   // the Route Server's address need) through a static route covering it.
   Resolved ResolveGateway(Ipv4Addr gw, std::optional<uint16_t> port, bool recursive);
-  std::optional<RouteSource> InstalledSource(const Ipv4Prefix& prefix) const;
+  // What the FIB holds for `prefix` and from which source (nullopt: nothing).
+  std::optional<Installed> InstalledOf(const Ipv4Prefix& prefix, bool bgp_may_be_installed = true) const;
+  void BgpGroupInstalled(uint32_t group, uint32_t nexthop_set);
+  void BgpGroupRemoved(uint32_t group);
 
   Fib* fib_;
   NeighborTable* neighbors_;
@@ -131,10 +180,12 @@ class RouteTable {
   std::vector<PortAddress> addresses_;
   std::map<Key, RouteEntry> rib_;          // local, connected, static
   std::map<Key, std::string> inactive_;    // why one of those is not installed
-  absl::flat_hash_map<PrefixKey, uint32_t> bgp_;   // prefix -> gateway list id
+  absl::flat_hash_set<uint64_t, BgpKeyHash, BgpKeyEq> bgp_;   // BgpWord()s
   InternTable<GatewayList> gateway_lists_;
-  absl::flat_hash_map<uint32_t, Resolved> bgp_resolved_;   // gateway list id -> next hops
-  absl::flat_hash_map<PrefixKey, Installed> installed_;
+  // Few entries; node-based so that a BgpList& stays valid while more lists resolve.
+  absl::node_hash_map<uint32_t, BgpList> bgp_resolved_;   // gateway list id -> next hops
+  absl::flat_hash_map<uint32_t, BgpGroup> bgp_groups_;    // FIB group id -> installed BGP routes
+  absl::flat_hash_map<PrefixKey, Installed> installed_;   // local, connected, static
   InternTable<std::vector<Nexthop>> nexthop_sets_;
   std::map<uint16_t, uint32_t> tunnel_ports_;
 };

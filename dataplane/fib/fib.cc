@@ -98,19 +98,30 @@ void Fib::ReleaseGroup(uint32_t id) {
   group_id_pool_.Release(id);
 }
 
-
 absl::Status Fib::Set(uint32_t prefix, uint8_t len, const std::vector<Nexthop>& members) {
   auto gid = AcquireGroup(members);
   if (!gid.ok()) return gid.status();
+  return Point(prefix, len, *gid);
+}
+
+absl::Status Fib::SetGroup(uint32_t prefix, uint8_t len, uint32_t group) {
+  if (group == kNoGroup || group >= group_refs_.size() || group_refs_[group] == 0) {
+    return absl::FailedPreconditionError(absl::StrCat("next-hop group ", group, " is not held"));
+  }
+  ++group_refs_[group];
+  return Point(prefix, len, group);
+}
+
+absl::Status Fib::Point(uint32_t prefix, uint8_t len, uint32_t group) {
   // Only a new route can overflow the table (a replacement keeps the count).
   if (lpm_->size() >= params_.max_routes && lpm_->Get(prefix, len) == LpmTable::kMiss) {
-    ReleaseGroup(*gid);
+    ReleaseGroup(group);
     return absl::ResourceExhaustedError(
         absl::StrCat("FIB full: ", params_.max_routes, " routes (raise dataplane.fib_max_routes)"));
   }
   uint32_t old = LpmTable::kMiss;
-  if (absl::Status s = lpm_->Add(prefix, len, *gid, &old); !s.ok()) {
-    ReleaseGroup(*gid);
+  if (absl::Status s = lpm_->Add(prefix, len, group, &old); !s.ok()) {
+    ReleaseGroup(group);
     return s;
   }
   // After the LPM points elsewhere; reused only after a grace period.
@@ -127,7 +138,8 @@ absl::Status Fib::Delete(uint32_t prefix, uint8_t len) {
 
 int64_t Fib::GroupOf(uint32_t prefix, uint8_t len) const {
   const uint32_t group = lpm_->Get(prefix, len);
-  return group == LpmTable::kMiss ? -1 : group;
+  // Both arms int64_t: a bare -1 would be converted to the uint32_t of the other.
+  return group == LpmTable::kMiss ? int64_t{-1} : int64_t{group};
 }
 
 void Fib::ForEachRoute(absl::FunctionRef<void(uint32_t, uint8_t, uint32_t)> visit) const { lpm_->ForEach(visit); }

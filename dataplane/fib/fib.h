@@ -89,7 +89,17 @@ class Fib {
   // Points `prefix` (host order) at a group holding `members` (deduplicated:
   // routes with the same next-hop set share one group).
   absl::Status Set(uint32_t prefix, uint8_t len, const std::vector<Nexthop>& members);
+  // The same in two steps, for callers that point many prefixes at one
+  // next-hop set (a BGP full table): HoldGroup takes a reference on the
+  // group of `members` (creating it if needed) and returns its id;
+  // SetGroup points `prefix` at a held group, with a reference of its own,
+  // without hashing the members again; ReleaseGroup drops the hold.
+  absl::StatusOr<uint32_t> HoldGroup(const std::vector<Nexthop>& members) { return AcquireGroup(members); }
+  absl::Status SetGroup(uint32_t prefix, uint8_t len, uint32_t group);
+  void ReleaseGroup(uint32_t id);
   absl::Status Delete(uint32_t prefix, uint8_t len);
+  // See LpmTable::Prefetch.
+  void Prefetch(uint32_t prefix, uint8_t len) const { lpm_->Prefetch(prefix, len); }
   uint32_t routes() const { return static_cast<uint32_t>(lpm_->size()); }
   uint32_t groups_in_use() const { return static_cast<uint32_t>(group_ids_.size()); }
   uint32_t nexthops_in_use() const { return static_cast<uint32_t>(nexthop_ids_.size()); }
@@ -103,7 +113,9 @@ class Fib {
   absl::StatusOr<uint32_t> AcquireNexthop(const Nexthop& nh);
   void ReleaseNexthop(uint32_t id);
   absl::StatusOr<uint32_t> AcquireGroup(const std::vector<Nexthop>& members);
-  void ReleaseGroup(uint32_t id);
+  // Points prefix/len at `group`, consuming one reference the caller took
+  // (dropped again if the route cannot be added).
+  absl::Status Point(uint32_t prefix, uint8_t len, uint32_t group);
 
   std::unique_ptr<LpmTable> lpm_;   // prefix -> group id
   FibParams params_;

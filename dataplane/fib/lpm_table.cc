@@ -75,6 +75,8 @@ absl::Status LpmTable::AddLong(uint32_t prefix, uint8_t len, uint32_t entry) {
     // complete before any reader can reach it.
     uint32_t* block = Block(*index);
     for (uint32_t j = 0; j < kTbl8Entries; ++j) Store(block[j], slot);
+    // The /24 this entry held (if any) is no longer told by tbl24.
+    if (IsImplicit24(slot)) rules_.insert(Rule(prefix & Mask(kTbl24Bits), kTbl24Bits, slot & kValueMask));
     std::atomic_thread_fence(std::memory_order_release);
     slot = kValid | kExt | *index;
     Store(tbl24_[i], slot);
@@ -91,27 +93,52 @@ absl::Status LpmTable::Add(uint32_t prefix, uint8_t len, uint32_t value, uint32_
   }
   prefix &= Mask(len);
   const uint32_t entry = Entry(len, value);
+  if (len == kTbl24Bits && !(Load(tbl24_[prefix >> 8]) & kExt)) {
+    // Kept by its tbl24 entry alone (see the top of lpm_table.h).
+    const uint32_t old = Load(tbl24_[prefix >> 8]);
+    const bool existed = IsImplicit24(old);
+    if (previous != nullptr) *previous = existed ? (old & kValueMask) : kMiss;
+    Store(tbl24_[prefix >> 8], entry);
+    if (!existed) {
+      ++routes_by_len_[len];
+      ++routes_;
+    }
+    return absl::OkStatus();
+  }
   if (len <= kTbl24Bits) {
     WriteShort(prefix, len, entry, Overwritable);
   } else if (absl::Status s = AddLong(prefix, len, entry); !s.ok()) {
     return s;
   }
-  auto [it, inserted] = rules_.try_emplace(Key(prefix, len), value);
-  if (previous != nullptr) *previous = inserted ? kMiss : it->second;
+  const uint64_t rule = Rule(prefix, len, value);
+  auto [it, inserted] = rules_.insert(rule);
+  if (previous != nullptr) *previous = inserted ? kMiss : ValueOf(*it);
   if (inserted) {
     ++routes_by_len_[len];
+    ++routes_;
   } else {
-    it->second = value;
+    // Set elements are immutable: the value bits change by a new element
+    // (a replacement is a best-path change, rare next to additions).
+    rules_.erase(it);
+    rules_.insert(rule);
   }
   return absl::OkStatus();
+}
+
+uint32_t LpmTable::Find(uint32_t prefix, uint8_t len) const {
+  if (len == kTbl24Bits) {
+    const uint32_t e = Load(tbl24_[prefix >> 8]);
+    if (!(e & kExt)) return IsImplicit24(e) ? (e & kValueMask) : kMiss;
+  }
+  auto it = rules_.find(Key(prefix, len));
+  return it == rules_.end() ? kMiss : ValueOf(*it);
 }
 
 uint32_t LpmTable::CoverEntry(uint32_t prefix, uint8_t len) const {
   for (int d = len - 1; d >= 0; --d) {
     if (routes_by_len_[d] == 0) continue;
     const auto depth = static_cast<uint8_t>(d);
-    auto it = rules_.find(Key(prefix & Mask(depth), depth));
-    if (it != rules_.end()) return Entry(depth, it->second);
+    if (const uint32_t value = Find(prefix & Mask(depth), depth); value != kMiss) return Entry(depth, value);
   }
   return 0;
 }
@@ -127,7 +154,10 @@ void LpmTable::MaybeFold(uint32_t tbl24_index) {
   // Everything left came from one route of /24 or shorter (or none): the
   // block is uniform. Readers that already hold its index still find the
   // same answers there until the grace period ends.
-  Store(tbl24_[tbl24_index], Load(block[0]));
+  const uint32_t folded = Load(block[0]);
+  Store(tbl24_[tbl24_index], folded);
+  // A /24 that held the block is told by its tbl24 entry again.
+  if (IsImplicit24(folded)) rules_.erase(Key(tbl24_index << 8, kTbl24Bits));
   tbl8_ids_.Release(index);
   --tbl8_in_use_;
 }
@@ -135,11 +165,12 @@ void LpmTable::MaybeFold(uint32_t tbl24_index) {
 absl::Status LpmTable::Delete(uint32_t prefix, uint8_t len, uint32_t* previous) {
   if (len > 32) return absl::InvalidArgumentError(absl::StrCat("prefix length ", len, " (accepted: 0..32)"));
   prefix &= Mask(len);
-  auto it = rules_.find(Key(prefix, len));
-  if (it == rules_.end()) return absl::NotFoundError("route not in FIB");
-  if (previous != nullptr) *previous = it->second;
-  rules_.erase(it);
+  const uint32_t value = Find(prefix, len);
+  if (value == kMiss) return absl::NotFoundError("route not in FIB");
+  if (previous != nullptr) *previous = value;
+  if (len != kTbl24Bits || (Load(tbl24_[prefix >> 8]) & kExt)) rules_.erase(Key(prefix, len));
   --routes_by_len_[len];
+  --routes_;
   const uint32_t replacement = CoverEntry(prefix, len);
   if (len > kTbl24Bits) {
     const uint32_t i = prefix >> 8;
@@ -153,12 +184,18 @@ absl::Status LpmTable::Delete(uint32_t prefix, uint8_t len, uint32_t* previous) 
 
 uint32_t LpmTable::Get(uint32_t prefix, uint8_t len) const {
   if (len > 32) return kMiss;
-  auto it = rules_.find(Key(prefix & Mask(len), len));
-  return it == rules_.end() ? kMiss : it->second;
+  return Find(prefix & Mask(len), len);
 }
 
 void LpmTable::ForEach(absl::FunctionRef<void(uint32_t, uint8_t, uint32_t)> visit) const {
-  for (const auto& [key, value] : rules_) visit(static_cast<uint32_t>(key >> 8), static_cast<uint8_t>(key & 0xff), value);
+  for (const uint64_t rule : rules_) {
+    visit(static_cast<uint32_t>(rule >> 32), static_cast<uint8_t>(rule >> kRuleKeyShift), ValueOf(rule));
+  }
+  if (routes_by_len_[kTbl24Bits] == 0) return;
+  for (uint32_t i = 0; i < kTbl24Entries; ++i) {
+    const uint32_t e = Load(tbl24_[i]);
+    if (IsImplicit24(e)) visit(i << 8, kTbl24Bits, e & kValueMask);
+  }
 }
 
 }  // namespace isthmus

@@ -204,6 +204,21 @@ TEST(PolicyEngineTest, UnchangedImportKeepsThePointer) {
   EXPECT_EQ(result.reason, "accepted by policy all (default)");
 }
 
+// The speaker runs a policy once per UPDATE when no term looks at the prefix.
+TEST(PolicyEngineTest, UsesPrefixOnlyWithPrefixMatches) {
+  PolicyMatch by_as;
+  by_as.as_path_contains = {65515};
+  PolicyMatch by_prefix;
+  by_prefix.prefixes.push_back(PrefixMatch{P("198.18.0.0/15"), std::nullopt, 32});
+  const PolicyEngine engine =
+      MustBuild({AcceptAll("all"), WithTerm("as", Term("t", by_as, {}, TermResult::kReject)),
+                 WithTerm("pfx", Term("t", by_prefix, {}, TermResult::kAccept))});
+  EXPECT_FALSE(engine.UsesPrefix({}));
+  EXPECT_FALSE(engine.UsesPrefix({"all", "as"}));
+  EXPECT_TRUE(engine.UsesPrefix({"as", "pfx"}));
+  EXPECT_FALSE(engine.UsesPrefix({"missing"}));   // rejects every prefix alike
+}
+
 // ------------------------------------------------- terms and default --
 
 struct TermOrderCase {

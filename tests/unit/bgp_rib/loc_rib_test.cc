@@ -242,7 +242,7 @@ INSTANTIATE_TEST_SUITE_P(
 template <typename Routes>
 std::vector<PeerId> PeersOf(const Routes& routes) {
   std::vector<PeerId> ids;
-  for (const Route& r : routes) ids.push_back(r.peer);
+  for (const auto& r : routes) ids.push_back(r.peer);
   return ids;
 }
 

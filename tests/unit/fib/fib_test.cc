@@ -15,6 +15,7 @@
 #include <random>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "control/routing/route_table.h"
 #include "dataplane/neighbor/neighbor_table.h"
 #include "dataplane/port/port.h"
@@ -97,6 +98,34 @@ TEST(Fib, RejectsEmptyAndTooWideGroups) {
   for (uint32_t i = 0; i <= kMaxEcmp; ++i) wide.push_back(Gw(Ip("198.18.2.2") + i, 1));
   EXPECT_FALSE(fib->Set(Ip("198.51.100.0"), 24, wide).ok());
   EXPECT_EQ(fib->nexthops_in_use(), 0u);   // nothing leaked on failure
+}
+
+// HoldGroup/SetGroup: many prefixes on one held group without passing the
+// members again; the group lives while the hold or any prefix has it.
+TEST(Fib, HeldGroupIsSharedAndFreedWithItsLastUser) {
+  auto fib = MakeFib(nullptr);
+  const Nexthop a = Gw(Ip("198.18.2.2"), 1), b = Gw(Ip("198.18.3.2"), 2);
+  auto held = fib->HoldGroup({a, b});
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_EQ(fib->GroupOf(Ip("198.51.100.0"), 24), -1);   // absent prefixes are -1, not 2^32-1
+  ASSERT_TRUE(fib->SetGroup(Ip("198.51.100.0"), 24, *held).ok());
+  ASSERT_TRUE(fib->SetGroup(Ip("203.0.113.0"), 24, *held).ok());
+  ASSERT_TRUE(fib->Set(Ip("192.0.2.0"), 24, {b, a}).ok());   // the same set by members
+  EXPECT_EQ(fib->GroupOf(Ip("192.0.2.0"), 24), int64_t{*held});
+  EXPECT_EQ(Lookup(*fib, Ip("203.0.113.9")), *held);
+  EXPECT_EQ(fib->groups_in_use(), 1u);
+  ASSERT_TRUE(fib->SetGroup(Ip("203.0.113.0"), 24, *held).ok());   // same group again: no extra reference
+  fib->ReleaseGroup(*held);
+  ASSERT_TRUE(fib->Delete(Ip("198.51.100.0"), 24).ok());
+  ASSERT_TRUE(fib->Delete(Ip("203.0.113.0"), 24).ok());
+  EXPECT_EQ(fib->groups_in_use(), 1u);
+  ASSERT_TRUE(fib->Delete(Ip("192.0.2.0"), 24).ok());
+  EXPECT_EQ(fib->groups_in_use(), 0u);
+  EXPECT_EQ(fib->nexthops_in_use(), 0u);
+  // A group nobody holds cannot be pointed at.
+  EXPECT_TRUE(absl::IsFailedPrecondition(fib->SetGroup(Ip("198.51.100.0"), 24, *held)));
+  EXPECT_TRUE(absl::IsFailedPrecondition(fib->SetGroup(Ip("198.51.100.0"), 24, kNoGroup)));
+  EXPECT_EQ(fib->routes(), 0u);
 }
 
 // A /25-/32 route with its covering route's next hops: same group, both
@@ -350,6 +379,78 @@ TEST_F(RouteTableTest, StaticBeatsBgpForTheSamePrefix) {
   EXPECT_EQ(fib_->nexthop(fib_->group(Lookup(*fib_, Ip("198.51.100.1"))).members[0]).port, 1);
   ASSERT_TRUE(routes_->SetStatic({}, nullptr).ok());
   EXPECT_EQ(fib_->nexthop(fib_->group(Lookup(*fib_, Ip("198.51.100.1"))).members[0]).port, 2);
+}
+
+// A BGP route shadowed by a static route and back: the FIB, the observer
+// (what the kernel mirror hears) and Routes() follow each step, and
+// nothing is leaked once every route is gone.
+TEST_F(RouteTableTest, BgpShadowedByStaticAndBackKeepsViewsObserverAndGroups) {
+  std::vector<std::string> heard;
+  routes_->SetObserver([&](const Ipv4Prefix& p, RouteSource source, const std::vector<Nexthop>* nexthops) {
+    const std::string what =
+        nexthops == nullptr ? "removed" : absl::StrCat(nexthops->size(), " via port ", nexthops->front().port);
+    heard.push_back(ToString(p) + " " + std::string(ToString(source)) + " " + what);
+  });
+  const uint32_t groups_before = fib_->groups_in_use();
+  const Ipv4Prefix prefix{Ipv4Addr{Ip("198.51.100.0")}, 24};
+  const Ipv4Prefix other{Ipv4Addr{Ip("203.0.113.0")}, 24};
+  ASSERT_TRUE(routes_->ApplyBgp({{prefix, {Ipv4Addr{Ip("198.18.2.2")}}}, {other, {Ipv4Addr{Ip("198.18.2.2")}}}}).ok());
+  EXPECT_EQ(routes_->bgp_routes(), 2u);
+  EXPECT_EQ(fib_->GroupOf(prefix.addr.value, 24), fib_->GroupOf(other.addr.value, 24));   // one group for both
+  ASSERT_TRUE(routes_->SetStatic({Static("198.51.100.0", 24, {"198.18.1.2"})}, nullptr).ok());
+  EXPECT_EQ(fib_->nexthop(fib_->group(Lookup(*fib_, Ip("198.51.100.1"))).members[0]).port, 1);
+  auto view_of = [&](RouteSource source) {
+    for (const RouteTable::View& v : routes_->Routes()) {
+      if (v.entry.prefix == prefix && v.entry.source == source) return v;
+    }
+    ADD_FAILURE() << "no " << ToString(source) << " route";
+    return RouteTable::View{};
+  };
+  RouteTable::View bgp = view_of(RouteSource::kBgp);
+  EXPECT_FALSE(bgp.active);
+  EXPECT_EQ(bgp.inactive_reason, "a route from a preferred source exists");
+  EXPECT_TRUE(view_of(RouteSource::kStatic).active);
+
+  ASSERT_TRUE(routes_->SetStatic({}, nullptr).ok());   // BGP comes back
+  EXPECT_EQ(fib_->nexthop(fib_->group(Lookup(*fib_, Ip("198.51.100.1"))).members[0]).port, 2);
+  bgp = view_of(RouteSource::kBgp);
+  EXPECT_TRUE(bgp.active);
+  ASSERT_EQ(bgp.nexthops.size(), 1u);
+  EXPECT_EQ(bgp.nexthops[0].gateway, Ip("198.18.2.2"));
+  EXPECT_EQ(bgp.entry.gateways, std::vector<Ipv4Addr>{Ipv4Addr{Ip("198.18.2.2")}});
+
+  // Another gateway list for the prefix, then a withdrawal of both.
+  ASSERT_TRUE(routes_->ApplyBgp({{prefix, {Ipv4Addr{Ip("198.18.1.3")}}}}).ok());
+  EXPECT_EQ(fib_->nexthop(fib_->group(Lookup(*fib_, Ip("198.51.100.1"))).members[0]).port, 1);
+  ASSERT_TRUE(routes_->ApplyBgp({{prefix, {}}, {other, {}}, {other, {}}}).ok());   // a second withdrawal is a no-op
+  EXPECT_EQ(routes_->bgp_routes(), 0u);
+  EXPECT_EQ(Lookup(*fib_, Ip("198.51.100.1")), UINT32_MAX);
+  EXPECT_EQ(fib_->groups_in_use(), groups_before);
+  EXPECT_EQ(heard, (std::vector<std::string>{
+                       "198.51.100.0/24 bgp 1 via port 2", "203.0.113.0/24 bgp 1 via port 2",
+                       "198.51.100.0/24 static 1 via port 1", "198.51.100.0/24 bgp 1 via port 2",
+                       "198.51.100.0/24 bgp 1 via port 1", "198.51.100.0/24 bgp removed",
+                       "203.0.113.0/24 bgp removed"}));
+}
+
+// A BGP gateway whose subnet goes away makes its routes inactive (out of
+// the FIB, with the reason in Routes()); the subnet's return brings them back.
+TEST_F(RouteTableTest, BgpRoutesFollowTheirGatewaysSubnet) {
+  const Ipv4Prefix prefix{Ipv4Addr{Ip("192.0.2.0")}, 24};
+  ASSERT_TRUE(routes_->ApplyBgp({{prefix, {Ipv4Addr{Ip("198.18.2.2")}}}}).ok());
+  ASSERT_NE(Lookup(*fib_, Ip("192.0.2.1")), UINT32_MAX);
+  const std::vector<PortAddress> both = routes_->addresses();
+  ASSERT_TRUE(routes_->SetAddresses({both[0]}).ok());   // port 2's subnet is gone
+  EXPECT_EQ(Lookup(*fib_, Ip("192.0.2.1")), UINT32_MAX);
+  for (const RouteTable::View& v : routes_->Routes()) {
+    if (v.entry.prefix != prefix) continue;
+    EXPECT_FALSE(v.active);
+    EXPECT_NE(v.inactive_reason.find("198.18.2.2"), std::string::npos) << v.inactive_reason;
+  }
+  ASSERT_TRUE(routes_->SetAddresses(both).ok());
+  const uint32_t g = Lookup(*fib_, Ip("192.0.2.1"));
+  ASSERT_NE(g, UINT32_MAX);
+  EXPECT_EQ(fib_->nexthop(fib_->group(g).members[0]).port, 2);
 }
 
 // ---- The forwarding stage over ring ports with real mbufs ----

@@ -82,6 +82,12 @@ TEST(LpmTable, MatchesBruteForceThroughRandomChurn) {
       }
     }
     ASSERT_EQ(lpm->size(), ref.rules().size());
+    // Every rule reads back, wherever the table keeps it (/24s move
+    // between tbl24 and the rule set as blocks come and go).
+    std::map<std::pair<uint32_t, uint8_t>, uint32_t> listed;
+    lpm->ForEach([&](uint32_t p, uint8_t l, uint32_t v) { listed[{p, l}] = v; });
+    ASSERT_EQ(listed, ref.rules()) << "round " << round;
+    for (const auto& [key, value] : ref.rules()) ASSERT_EQ(lpm->Get(key.first, key.second), value);
     for (uint32_t ip : Probes(ref, rng)) {
       ASSERT_EQ(lpm->Lookup(ip), ref.Lookup(ip)) << "round " << round << " ip " << std::hex << ip;
     }
@@ -141,6 +147,90 @@ TEST(LpmTable, RefusesBadInputAndRunsOutOfBlocksCleanly) {
   ASSERT_TRUE(lpm->Add(0, 0, 4).ok());   // the default route reaches everything else
   EXPECT_EQ(lpm->Lookup(0x01020304), 4u);
   EXPECT_EQ(lpm->Lookup(0xC6120001), 1u);
+}
+
+// The rules are packed words (prefix | length | value): the extremes of
+// each field must come back intact, and a prefix must not be confused with
+// the same address at another length.
+TEST(LpmTable, RuleWordsKeepEveryFieldAtItsExtremes) {
+  auto lpm = MakeTable(2);
+  uint32_t previous = 99;
+  ASSERT_TRUE(lpm->Add(0, 0, LpmTable::kMaxValue, &previous).ok());
+  EXPECT_EQ(previous, LpmTable::kMiss);
+  ASSERT_TRUE(lpm->Add(0xFFFFFFFF, 32, 1).ok());
+  ASSERT_TRUE(lpm->Add(0xFFFFFF00, 24, 2).ok());
+  ASSERT_TRUE(lpm->Add(0xFFFFFF00, 32, 3).ok());   // same address as the /24, another length
+  EXPECT_EQ(lpm->Get(0, 0), LpmTable::kMaxValue);
+  EXPECT_EQ(lpm->Get(0x12345678, 0), LpmTable::kMaxValue);   // host bits ignored
+  EXPECT_EQ(lpm->Get(0xFFFFFFFF, 32), 1u);
+  EXPECT_EQ(lpm->Get(0xFFFFFF00, 24), 2u);
+  EXPECT_EQ(lpm->Get(0xFFFFFF00, 32), 3u);
+  EXPECT_EQ(lpm->Get(0xFFFFFF00, 31), LpmTable::kMiss);
+  EXPECT_EQ(lpm->Lookup(0x01020304), LpmTable::kMaxValue);
+  EXPECT_EQ(lpm->Lookup(0xFFFFFFFF), 1u);
+  EXPECT_EQ(lpm->Lookup(0xFFFFFF01), 2u);
+
+  // Replacing keeps one rule per prefix and reports the old value.
+  ASSERT_TRUE(lpm->Add(0xFFFFFF00, 24, LpmTable::kMaxValue - 1, &previous).ok());
+  EXPECT_EQ(previous, 2u);
+  EXPECT_EQ(lpm->size(), 4u);
+  EXPECT_EQ(lpm->Get(0xFFFFFF00, 24), LpmTable::kMaxValue - 1);
+  EXPECT_EQ(lpm->Lookup(0xFFFFFF01), LpmTable::kMaxValue - 1);
+
+  std::map<std::pair<uint32_t, uint8_t>, uint32_t> seen;
+  lpm->ForEach([&](uint32_t prefix, uint8_t len, uint32_t value) { seen[{prefix, len}] = value; });
+  const std::map<std::pair<uint32_t, uint8_t>, uint32_t> expected = {{{0, 0}, LpmTable::kMaxValue},
+                                                                     {{0xFFFFFF00, 24}, LpmTable::kMaxValue - 1},
+                                                                     {{0xFFFFFF00, 32}, 3u},
+                                                                     {{0xFFFFFFFF, 32}, 1u}};
+  EXPECT_EQ(seen, expected);
+
+  // Deleting an absent rule (absent length at a present address, too)
+  // changes nothing.
+  EXPECT_TRUE(absl::IsNotFound(lpm->Delete(0xFFFFFF00, 25)));
+  EXPECT_TRUE(absl::IsNotFound(lpm->Delete(0x0A000000, 8)));
+  EXPECT_EQ(lpm->size(), 4u);
+  ASSERT_TRUE(lpm->Delete(0, 0, &previous).ok());
+  EXPECT_EQ(previous, LpmTable::kMaxValue);
+  EXPECT_EQ(lpm->Lookup(0x01020304), LpmTable::kMiss);
+  EXPECT_EQ(lpm->Get(0xFFFFFF00, 24), LpmTable::kMaxValue - 1);
+}
+
+// A /24 is kept by its tbl24 entry alone until a longer route extends that
+// entry into a tbl8 block, then by the rule set until the block folds.
+TEST(LpmTable, A24KeepsItsValueAcrossBlockCreationAndFolding) {
+  auto lpm = MakeTable(2);
+  const uint32_t net = 0xC6336400;   // 198.51.100.0/24
+  uint32_t previous = 0;
+  ASSERT_TRUE(lpm->Add(net, 24, 5, &previous).ok());
+  EXPECT_EQ(previous, LpmTable::kMiss);
+  ASSERT_TRUE(lpm->Add(net | 0x80, 25, 6).ok());   // extends the entry
+  EXPECT_EQ(lpm->tbl8_in_use(), 1u);
+  EXPECT_EQ(lpm->Get(net, 24), 5u);
+  ASSERT_TRUE(lpm->Add(net, 25, 7).ok());          // both halves shadowed: no entry says 5 any more
+  EXPECT_EQ(lpm->Get(net, 24), 5u);
+  EXPECT_EQ(lpm->size(), 3u);
+  ASSERT_TRUE(lpm->Add(net, 24, 8, &previous).ok());   // replaced while extended
+  EXPECT_EQ(previous, 5u);
+  ASSERT_TRUE(lpm->Delete(net, 25).ok());
+  ASSERT_TRUE(lpm->Delete(net | 0x80, 25).ok());   // folds back into tbl24
+  EXPECT_EQ(lpm->tbl8_in_use(), 0u);
+  EXPECT_EQ(lpm->Get(net, 24), 8u);
+  EXPECT_EQ(lpm->Lookup(net | 0x99), 8u);
+  EXPECT_EQ(lpm->size(), 1u);
+  ASSERT_TRUE(lpm->Add(net, 24, 9, &previous).ok());
+  EXPECT_EQ(previous, 8u);
+  EXPECT_EQ(lpm->size(), 1u);
+  // A /16 over it neither creates nor hides the /24.
+  ASSERT_TRUE(lpm->Add(net & 0xffff0000, 16, 3).ok());
+  EXPECT_EQ(lpm->Get(net, 24), 9u);
+  EXPECT_EQ(lpm->Get(net + 0x100, 24), LpmTable::kMiss);
+  EXPECT_TRUE(absl::IsNotFound(lpm->Delete(net + 0x100, 24)));
+  ASSERT_TRUE(lpm->Delete(net, 24, &previous).ok());
+  EXPECT_EQ(previous, 9u);
+  EXPECT_EQ(lpm->Lookup(net | 0x99), 3u);
+  EXPECT_EQ(lpm->Get(net, 24), LpmTable::kMiss);
+  EXPECT_EQ(lpm->size(), 1u);
 }
 
 }  // namespace
