@@ -17,6 +17,13 @@ class InternTable {
  public:
   // `created` (optional): set when the value was not interned before.
   uint32_t Acquire(const T& value, bool* created = nullptr) {
+    // A full table acquires the same few values over and over, mostly the
+    // one it acquired last: compare with that before hashing.
+    if (last_ < values_.size() && refs_[last_] != 0 && values_[last_] == value) {
+      if (created != nullptr) *created = false;
+      ++refs_[last_];
+      return last_;
+    }
     auto [it, inserted] = ids_.try_emplace(value, 0);
     if (created != nullptr) *created = inserted;
     if (inserted) {
@@ -31,6 +38,7 @@ class InternTable {
       }
     }
     ++refs_[it->second];
+    last_ = it->second;
     return it->second;
   }
   // Returns true when that was the last reference: the id is free now and
@@ -50,6 +58,7 @@ class InternTable {
   std::vector<T> values_;
   std::vector<uint32_t> refs_;
   std::vector<uint32_t> free_;
+  uint32_t last_ = UINT32_MAX;   // what Acquire returned last
 };
 
 }  // namespace isthmus

@@ -304,23 +304,27 @@ def cmd_ingest(args):
     targets = [("rib", args.rib_cmd)] + ([("fib", args.fib_cmd)] if args.fib_cmd else [])
     result = {"prefixes": args.prefixes, "send_s": round(sent, 3), "rss_before_kb": rss_before}
     deadline = t0 + args.timeout
-    for name, cmd in targets:
-        last, last_change = -1, time.monotonic()
-        while True:
+    # Every target is polled in each round, so each one's time is its own
+    # (the FIB is not first looked at after the RIB is complete).
+    pending = {name: {"cmd": cmd, "last": -1, "last_change": time.monotonic()} for name, cmd in targets}
+    while pending:
+        for name in list(pending):
+            state = pending[name]
             now = time.monotonic()
             session.pump()
             session.keepalive_if_due(now)
-            count = poll_count(cmd)
-            if count != last:
-                last, last_change = count, now
-            if last >= args.prefixes:
+            count = poll_count(state["cmd"])
+            if count != state["last"]:
+                state["last"], state["last_change"] = count, now
+            if count >= args.prefixes:
                 result[f"{name}_s"] = round(time.monotonic() - t0, 3)
                 result[f"rss_{name}_kb"] = read_rss_kb(args.pid)
-                break
-            if now > deadline or now - last_change > args.stall:
+                del pending[name]
+            elif now > deadline or now - state["last_change"] > args.stall:
                 result[f"{name}_s"] = None
-                result[f"{name}_count_at_timeout"] = last
-                break
+                result[f"{name}_count_at_timeout"] = state["last"]
+                del pending[name]
+        if pending:
             time.sleep(args.poll)
     print(json.dumps(result), flush=True)
     session.sock.close()

@@ -536,9 +536,17 @@ void LocRib::ForEachBest(
 LocRib::InResult LocRib::InUpdate(const Ipv4Prefix& prefix, PeerId peer, AttrId attrs) {
   const PeerIndex index = IndexOf(peer);
   const PrefixKey key = ToPrefixKey(prefix);
+  // A prefix seen for the first time (a full table's million) is written
+  // whole: nothing to read back from a slot that has just been created.
+  bool created = false;
   auto it = table_.lazy_emplace(key, [&](const Table::constructor& ctor) {
-    ctor(Slot{prefix.addr.value, prefix.len, 0, kLocalIndex, kNoAttributes, kNoAttributes});
+    created = true;
+    const Path p{attrs, kNoAttributes, index, kInAdj};
+    Account(p, +1);
+    RefPath(p);
+    ctor(Slot{prefix.addr.value, prefix.len, p.flags, p.peer, p.in, p.loc});
   });
+  if (created) return InResult::kNew;
   const Slot& slot = *it;
   // The common case, one path of this peer in the slot, is edited in place.
   if (!(slot.flags & kMany) && slot.flags != 0 && slot.peer == index) {
@@ -571,6 +579,38 @@ LocRib::InResult LocRib::InUpdate(const Ipv4Prefix& prefix, PeerId peer, AttrId 
   Account(*p, +1);
   Store(it, paths);
   return had ? InResult::kChanged : InResult::kNew;
+}
+
+LocRib::InResult LocRib::InUpdateAccepted(const Ipv4Prefix& prefix, PeerId peer, AttrId in_attrs, AttrId loc_attrs,
+                                          RouteKind kind, std::vector<BestChange>& changes) {
+  const PeerIndex index = IndexOf(peer);
+  // A new prefix (the whole of a first full table) is its own best path.
+  // Its change is made first, on the guess that it is new: copying the
+  // attributes' shared_ptr is an atomic increment, which on x86 waits
+  // for every earlier store, and the slot's store below misses the cache.
+  BestChange& change = changes.emplace_back();
+  change.prefix = prefix;
+  change.best = Route{prefix, interner_->Get(loc_attrs), peer, kind, false};
+  change.multipath.push_back(MultipathMember{peer, change.best->attrs->next_hop});
+  bool created = false;
+  // Adj-RIB-In and Loc-RIB parts are written in one go; the slot, just
+  // created and still on its way into the cache, is never read.
+  table_.lazy_emplace(ToPrefixKey(prefix), [&](const Table::constructor& ctor) {
+    created = true;
+    const uint8_t kind_bits = static_cast<uint8_t>(static_cast<uint8_t>(kind) << kKindShift) & kKindMask;
+    const Path p{in_attrs, loc_attrs, index, static_cast<uint8_t>(kInAdj | kAccepted | kMultipath | kind_bits)};
+    Account(p, +1);
+    RefPath(p);
+    ctor(Slot{prefix.addr.value, prefix.len, p.flags, p.peer, p.in, p.loc});
+  });
+  if (created) {
+    ++loc_prefixes_;
+    return InResult::kNew;
+  }
+  changes.pop_back();
+  const InResult result = InUpdate(prefix, peer, in_attrs);
+  if (result != InResult::kSame) Update(prefix, peer, loc_attrs, kind, changes);
+  return result;
 }
 
 bool LocRib::InWithdraw(const Ipv4Prefix& prefix, PeerId peer, bool* was_accepted) {

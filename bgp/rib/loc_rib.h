@@ -116,6 +116,10 @@ class LocRib {
   // Stores or replaces the peer's route; kSame when it was there with the
   // same attributes and not stale (nothing to re-evaluate).
   InResult InUpdate(const Ipv4Prefix& prefix, PeerId peer, AttrId attrs);
+  // InUpdate, then (unless kSame) Update with the attributes import
+  // policy accepted: one step for the common case of a received route.
+  InResult InUpdateAccepted(const Ipv4Prefix& prefix, PeerId peer, AttrId in_attrs, AttrId loc_attrs, RouteKind kind,
+                            std::vector<BestChange>& changes);
   // Removes the peer's route; false when there was none. `was_accepted`
   // (optional) receives whether it is a Loc-RIB candidate (the caller
   // withdraws it there).

@@ -315,15 +315,21 @@ void SpeakerCore::HandleUpdate(Peer& peer, const UpdateMessage& update, ErrorAct
     // The policy's verdict is the same for every prefix unless it matches
     // on prefixes: then it runs once for the UPDATE.
     std::optional<PolicyEngine::Result> shared;
+    AttrId shared_accepted = kNoAttributes;   // what the Loc-RIB holds when `shared` accepts
     if (!policy_->UsesPrefix(peer.config.import_policies)) {
       shared = policy_->Apply(peer.config.import_policies, nlri.front(), attrs, ctx);
+      if (shared->accepted) shared_accepted = shared->attrs == attrs ? id : interner_.InternId(shared->attrs);
     }
     // A full table's prefixes miss the cache: look a few ahead.
-    constexpr size_t kPrefetchAhead = 8;
+    constexpr size_t kPrefetchAhead = 16;
     for (size_t i = 0; i < std::min(kPrefetchAhead, nlri.size()); ++i) loc_rib_->Prefetch(nlri[i]);
     for (size_t i = 0; i < nlri.size(); ++i) {
       if (i + kPrefetchAhead < nlri.size()) loc_rib_->Prefetch(nlri[i + kPrefetchAhead]);
-      ImportPrefix(peer, nlri[i], id, ctx, shared ? &*shared : nullptr, changes);
+      if (shared_accepted != kNoAttributes) {
+        AcceptPrefix(peer, nlri[i], id, shared_accepted, changes);
+      } else {
+        ImportPrefix(peer, nlri[i], id, ctx, shared ? &*shared : nullptr, changes);
+      }
     }
   }
   if (update.IsEndOfRib()) {
@@ -410,6 +416,13 @@ void SpeakerCore::ImportPrefix(Peer& peer, const Ipv4Prefix& prefix, AttrId attr
   if (peer.config.max_prefix.limit != 0 && !peer.rib_in.Contains(prefix) && !AdmitNewPrefix(peer)) return;
   if (peer.rib_in.Update(prefix, attrs) == LocRib::InResult::kSame) return;   // same route again
   EvaluateImport(peer, prefix, attrs, ctx, changes, verdict);
+}
+
+void SpeakerCore::AcceptPrefix(Peer& peer, const Ipv4Prefix& prefix, AttrId attrs, AttrId accepted,
+                               ChangeSet& changes) {
+  ++peer.prefixes_received_total;
+  if (peer.config.max_prefix.limit != 0 && !peer.rib_in.Contains(prefix) && !AdmitNewPrefix(peer)) return;
+  loc_rib_->InUpdateAccepted(prefix, peer.id, attrs, accepted, RouteKind::kBgp, changes.sink());
 }
 
 void SpeakerCore::EvaluateImport(Peer& peer, const Ipv4Prefix& prefix, AttrId attrs_id, const PolicyContext& ctx,

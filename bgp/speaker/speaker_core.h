@@ -180,6 +180,8 @@ class SpeakerCore {
   // prefix of the UPDATE (PolicyEngine::UsesPrefix); null: evaluate here.
   void ImportPrefix(Peer& peer, const Ipv4Prefix& prefix, AttrId attrs, const PolicyContext& ctx,
                     const PolicyEngine::Result* verdict, ChangeSet& changes);
+  // ImportPrefix when the UPDATE's policy verdict accepted with `accepted`.
+  void AcceptPrefix(Peer& peer, const Ipv4Prefix& prefix, AttrId attrs, AttrId accepted, ChangeSet& changes);
   void EvaluateImport(Peer& peer, const Ipv4Prefix& prefix, AttrId attrs, const PolicyContext& ctx,
                       ChangeSet& changes, const PolicyEngine::Result* verdict = nullptr);
   void WithdrawPrefix(Peer& peer, const Ipv4Prefix& prefix, ChangeSet& changes);

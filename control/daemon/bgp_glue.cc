@@ -96,13 +96,15 @@ void Daemon::DrainBgpRoutes() {
     absl::MutexLock lock(&bgp_mu_);
     pending.swap(bgp_pending_);
   }
+  // Grown geometrically (an exact reserve per batch would copy the backlog each time).
+  if (const size_t need = bgp_backlog_.size() + pending.size(); need > bgp_backlog_.capacity()) {
+    bgp_backlog_.reserve(std::max(need, 2 * bgp_backlog_.capacity()));
+  }
   for (bgp::FibRoute& r : pending) bgp_backlog_.push_back(BgpRoute{r.prefix, std::move(r.nexthops)});
   std::vector<bgp::FibRoute>().swap(pending);   // now, not after the slice below
   if (bgp_backlog_next_ == bgp_backlog_.size()) return;
   const size_t n = std::min(bgp_backlog_.size() - bgp_backlog_next_, kBgpRoutesPerSlice);
-  const auto first = bgp_backlog_.begin() + static_cast<std::ptrdiff_t>(bgp_backlog_next_);
-  const std::vector<BgpRoute> slice(std::make_move_iterator(first),
-                                    std::make_move_iterator(first + static_cast<std::ptrdiff_t>(n)));
+  const absl::Span<const BgpRoute> slice(bgp_backlog_.data() + bgp_backlog_next_, n);
   bgp_backlog_next_ += n;
   if (absl::Status s = routes_->ApplyBgp(slice); !s.ok()) spdlog::warn("bgp routes: {}", s.message());
   fib_routes_.store(fib_->routes(), std::memory_order_relaxed);

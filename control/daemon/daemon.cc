@@ -435,7 +435,9 @@ void Daemon::MirrorToKernel(const Ipv4Prefix& prefix, RouteSource source, const 
     kernel_mirror_->Remove(prefix);
     return;
   }
-  KernelRouteMirror::Target target;
+  // Reused: a full table is a million calls (clear() keeps the capacity).
+  KernelRouteMirror::Target& target = mirror_scratch_;
+  target.clear();
   for (const Nexthop& nh : *nexthops) {
     if (nh.kind == NexthopKind::kBlackhole) target.blackhole = true;
     const PortState* port = PortById(nh.port);

@@ -176,6 +176,7 @@ class Daemon {
   absl::Status ApplyStaticRoutes(const Config& config, std::vector<std::string>* changes);
   absl::Status ApplyPunt(const Config& config);
   void MirrorToKernel(const Ipv4Prefix& prefix, RouteSource source, const std::vector<Nexthop>* nexthops);
+  KernelRouteMirror::Target mirror_scratch_;   // MirrorToKernel's, control thread
   void OnNeighbor(const NeighborEvent& e);
   void OnAddress(const AddressEvent& e);
   void ServiceNeighborRequests();

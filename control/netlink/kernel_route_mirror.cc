@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <chrono>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -15,6 +16,11 @@ namespace {
 // Behind the BGP and control threads (nice 0) when CPUs are scarce: while a
 // full table streams in on a small VM, the kernel copy waits its turn.
 constexpr int kMirrorNice = 19;
+// Bursts: at least this many queued changes are held while more keep
+// coming (every kSettle), for at most kMaxHold.
+constexpr size_t kBurst = 1024;
+constexpr auto kSettle = std::chrono::milliseconds(50);
+constexpr auto kMaxHold = std::chrono::seconds(2);
 }  // namespace
 
 KernelRouteMirror::Change KernelRouteMirror::ChangeOf(const Ipv4Prefix& prefix, uint32_t target) {
@@ -119,6 +125,17 @@ void KernelRouteMirror::Run() {
   for (;;) {
     wake_.wait(lock, [this] { return stop_ || !queue_.empty(); });
     if (stop_) break;   // the daemon flushes all of its kernel routes when it stops
+    // A burst (a full table arriving) is left to grow until it stops, up
+    // to kMaxHold: nice 19 alone does not keep this thread's netlink
+    // writes off the CPUs that the BGP and control threads need right then,
+    // and one sorted batch is written faster than many small ones.
+    const auto hold_until = std::chrono::steady_clock::now() + kMaxHold;
+    while (queue_.size() >= kBurst && std::chrono::steady_clock::now() < hold_until) {
+      const size_t before = queue_.size();
+      if (wake_.wait_for(lock, kSettle, [this] { return stop_; })) break;
+      if (queue_.size() == before) break;   // quiet for kSettle: the burst is over
+    }
+    if (stop_) break;
     std::vector<Change> batch;
     batch.swap(queue_);
     busy_ = true;

@@ -198,7 +198,7 @@ void RouteTable::ClearBgpResolutions() {
   bgp_resolved_.clear();
 }
 
-absl::Status RouteTable::ApplyBgp(const std::vector<BgpRoute>& changes) {
+absl::Status RouteTable::ApplyBgp(absl::Span<const BgpRoute> changes) {
   absl::Status status;
   for (size_t i = 0; i < changes.size(); ++i) {
     // A full table is a million random prefixes: each change's first
@@ -212,6 +212,7 @@ absl::Status RouteTable::ApplyBgp(const std::vector<BgpRoute>& changes) {
     const BgpRoute& change = changes[i];
     const PrefixKey key = KeyOf(change.prefix);
     bool had_bgp = true;
+    uint32_t list = kNoList;
     if (change.gateways.empty()) {
       auto it = bgp_.find(BgpWord(key, 0));
       if (it == bgp_.end()) continue;   // never had one (e.g. a locally originated best path)
@@ -219,7 +220,7 @@ absl::Status RouteTable::ApplyBgp(const std::vector<BgpRoute>& changes) {
       bgp_.erase(it);
       ReleaseGatewayList(old);
     } else {
-      const uint32_t list = gateway_lists_.Acquire(change.gateways);
+      list = gateway_lists_.Acquire(change.gateways);
       // Ids are dense, one per distinct list alive: a full table has a few.
       assert(list <= kListMask);
       auto [it, inserted] = bgp_.insert(BgpWord(key, list));
@@ -232,7 +233,7 @@ absl::Status RouteTable::ApplyBgp(const std::vector<BgpRoute>& changes) {
         ReleaseGatewayList(old);
       }
     }
-    status.Update(Reconcile(change.prefix, had_bgp));
+    status.Update(Reconcile(change.prefix, had_bgp, list));
   }
   return status;
 }
@@ -289,7 +290,7 @@ void RouteTable::BgpGroupRemoved(uint32_t group) {
   bgp_groups_.erase(it);
 }
 
-absl::Status RouteTable::Reconcile(const Ipv4Prefix& prefix, bool bgp_may_be_installed) {
+absl::Status RouteTable::Reconcile(const Ipv4Prefix& prefix, bool bgp_may_be_installed, uint32_t bgp_list_id) {
   // The best source with resolvable next hops wins.
   const std::vector<Nexthop>* best = nullptr;
   std::optional<std::vector<Nexthop>> owned;
@@ -310,9 +311,12 @@ absl::Status RouteTable::Reconcile(const Ipv4Prefix& prefix, bool bgp_may_be_ins
   }
   const PrefixKey key = KeyOf(prefix);
   BgpList* bgp_list = nullptr;
-  if (best == nullptr) {
-    if (auto bgp = bgp_.find(BgpWord(key, 0)); bgp != bgp_.end()) {
-      BgpList& list = ResolveBgp(ListOf(*bgp));
+  if (best == nullptr && bgp_list_id == kUnknownList) {
+    if (auto bgp = bgp_.find(BgpWord(key, 0)); bgp != bgp_.end()) bgp_list_id = ListOf(*bgp);
+  }
+  if (best == nullptr && bgp_list_id != kUnknownList && bgp_list_id != kNoList) {
+    {
+      BgpList& list = ResolveBgp(bgp_list_id);
       if (list.resolved.ok()) {
         bgp_list = &list;
         best = &*list.resolved;

@@ -28,6 +28,7 @@
 #include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "control/config/config.h"
 #include "control/intern_table.h"
 #include "dataplane/fib/fib.h"
@@ -87,7 +88,7 @@ class RouteTable {
 
   // Applies BGP best-path changes in order: each replaces the prefix's BGP
   // route, or removes it when `gateways` is empty.
-  absl::Status ApplyBgp(const std::vector<BgpRoute>& changes);
+  absl::Status ApplyBgp(absl::Span<const BgpRoute> changes);
   size_t bgp_routes() const { return bgp_.size(); }
 
   struct View {
@@ -162,7 +163,13 @@ class RouteTable {
   // Re-evaluates the winner for `prefix` and programs the FIB.
   // `bgp_may_be_installed` false: the caller knows the prefix had no BGP
   // route before (it saves a FIB lookup per route of a full table).
-  absl::Status Reconcile(const Ipv4Prefix& prefix, bool bgp_may_be_installed = true);
+  // `bgp_list`: the prefix's BGP gateway list when the caller has just set
+  // it (kNoList: it has none), so that bgp_ is not read back right after
+  // the write (the slot is a cache miss until the write completes).
+  static constexpr uint32_t kUnknownList = UINT32_MAX;
+  static constexpr uint32_t kNoList = UINT32_MAX - 1;
+  absl::Status Reconcile(const Ipv4Prefix& prefix, bool bgp_may_be_installed = true,
+                         uint32_t bgp_list = kUnknownList);
   absl::Status ReconcileAll();
   // Ports and next hops through which `gw` is reached: directly on a
   // connected subnet, or (one level of recursion, as BGP next hops such as

@@ -4,7 +4,7 @@
 Each line is the injector's output plus "receiver" and "run". Prints, per
 receiver, the medians over the runs: seconds until the RIB (and, for
 isthmusd, the FIB) held every prefix, VmRSS growth per prefix, and both as
-ratios to BIRD measured in the same runs.
+ratios to BIRD measured in the same run (median of the per-run ratios).
 """
 
 import json
@@ -40,18 +40,31 @@ def main(path):
                          "rib_s_all": [r.get("rib_s") for r in runs],
                          "fib_s_all": [r.get("fib_s") for r in runs]}
     bird = summary.get("bird", {})
+    # Ratios to BIRD in the same run (run number), then their median: the
+    # machine's load changes between runs, not within one.
+    bird_by_run = {r["run"]: r for r in by_receiver.get("bird", [])}
+
+    def run_ratio(runs, key):
+        ratios = []
+        for r in runs:
+            b = bird_by_run.get(r["run"])
+            if b is not None and r.get(key) and b.get("rib_s"):
+                ratios.append(r[key] / b["rib_s"])
+        return median(ratios)
+
     print(f"{'receiver':<10} {'prefixes':>9} {'runs':>4} {'RIB s':>8} {'FIB s':>8} "
-          f"{'B/prefix':>9} {'time/BIRD':>9} {'mem/BIRD':>8}")
+          f"{'B/prefix':>9} {'RIB/BIRD':>9} {'FIB/BIRD':>9} {'mem/BIRD':>8}")
     for name in ("isthmusd", "bird", "frr"):
         s = summary.get(name)
         if s is None:
             continue
-        t_ratio = s["rib_s"] / bird["rib_s"] if bird.get("rib_s") and s["rib_s"] else None
+        rib_ratio = run_ratio(by_receiver[name], "rib_s")
+        fib_ratio = run_ratio(by_receiver[name], "fib_s")
         m_ratio = (s["bytes_per_prefix_end"] / bird["bytes_per_prefix_end"]
                    if bird.get("bytes_per_prefix_end") and s["bytes_per_prefix_end"] is not None else None)
         print(f"{name:<10} {s['prefixes']:>9} {s['runs']:>4} {fmt(s['rib_s'], '.2f'):>8} "
               f"{fmt(s['fib_s'], '.2f'):>8} {fmt(s['bytes_per_prefix_end'], '.0f'):>9} "
-              f"{fmt(t_ratio, '.2f'):>9} {fmt(m_ratio, '.2f'):>8}")
+              f"{fmt(rib_ratio, '.2f'):>9} {fmt(fib_ratio, '.2f'):>9} {fmt(m_ratio, '.2f'):>8}")
     if "isthmusd" in summary:
         s = summary["isthmusd"]
         print(f"isthmusd bytes/prefix at Loc-RIB complete (before the FIB catches up): "

@@ -423,5 +423,44 @@ TEST(LocRibTable, ReleasesAttributeReferences) {
   EXPECT_EQ(interner.size(), 0u);
 }
 
+// The one-step receive of an accepted route equals InUpdate + Update.
+TEST(LocRibTable, InUpdateAcceptedMatchesTheTwoSteps) {
+  AttributeInterner interner;
+  LocRib one({}, &interner);
+  LocRib two({}, &interner);
+  for (LocRib* rib : {&one, &two}) {
+    for (const PeerInfo& p : Peers()) rib->SetPeer(p);
+  }
+  const AttrId in = interner.InternId(MakeAttrs({.path = {65001}, .next_hop = "192.0.2.11"}));
+  const AttrId loc = interner.InternId(MakeAttrs({.path = {65001}, .local_pref = 300, .next_hop = "192.0.2.11"}));
+  const AttrId better = interner.InternId(MakeAttrs({.path = {65002}, .local_pref = 400, .next_hop = "192.0.2.12"}));
+  auto both = [&](PeerId peer, AttrId i, AttrId l) {
+    std::vector<BestChange> a, b;
+    const LocRib::InResult ra = one.InUpdateAccepted(kPrefix, peer, i, l, RouteKind::kBgp, a);
+    const LocRib::InResult rb = two.InUpdate(kPrefix, peer, i);
+    if (rb != LocRib::InResult::kSame) two.Update(kPrefix, peer, l, RouteKind::kBgp, b);
+    EXPECT_EQ(ra, rb);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t k = 0; k < a.size(); ++k) {
+      EXPECT_EQ(a[k].prefix, b[k].prefix);
+      EXPECT_EQ(a[k].best.has_value(), b[k].best.has_value());
+      if (a[k].best) {
+        EXPECT_EQ(a[k].best->peer, b[k].best->peer);
+      }
+      EXPECT_EQ(PeersOf(a[k].multipath), PeersOf(b[k].multipath));
+    }
+    EXPECT_EQ(one.Counts(peer).received, two.Counts(peer).received);
+    EXPECT_EQ(one.Counts(peer).accepted, two.Counts(peer).accepted);
+  };
+  both(1, in, loc);      // new prefix: written in one go
+  EXPECT_EQ(one.Best(kPrefix)->attrs->local_pref, 300u);
+  EXPECT_EQ(one.InFind(kPrefix, 1)->attrs->local_pref, std::nullopt);
+  both(1, in, loc);      // same again: nothing
+  both(2, better, better);   // a second peer: many paths, new best
+  EXPECT_EQ(one.Best(kPrefix)->peer, 2u);
+  EXPECT_EQ(one.size(), 1u);
+  EXPECT_EQ(one.path_count(), 2u);
+}
+
 }  // namespace
 }  // namespace isthmus::bgp
