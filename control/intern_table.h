@@ -41,6 +41,8 @@ class InternTable {
     last_ = it->second;
     return it->second;
   }
+  // One more reference to an id already held.
+  void Ref(uint32_t id) { ++refs_[id]; }
   // Returns true when that was the last reference: the id is free now and
   // may come back for another value, so anything cached under it is stale.
   bool Release(uint32_t id) {

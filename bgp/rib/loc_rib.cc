@@ -66,7 +66,6 @@ LocRib::LocRib(LocRibOptions options, AttributeInterner* interner)
       interner_(interner == nullptr ? owned_interner_.get() : interner) {
   PeerSlot local;
   local.info = PeerInfo{};   // kLocalPeer, zero addresses
-  local.in_use = true;
   peers_.push_back(local);
 }
 
@@ -96,7 +95,6 @@ LocRib::PeerIndex LocRib::IndexOf(PeerId peer) {
   PeerSlot& slot = peers_[index];
   slot = PeerSlot{};
   slot.info.id = peer;   // zero addresses until SetPeer
-  slot.in_use = true;
   peer_index_.emplace(peer, index);
   return index;
 }
@@ -116,7 +114,6 @@ void LocRib::ForgetPeer(PeerId peer) {
   if (it == peer_index_.end()) return;
   const PeerCounts& c = peers_[it->second].counts;
   if (c.received != 0 || c.accepted != 0) return;   // still holds paths: keep its index
-  peers_[it->second].in_use = false;
   free_indexes_.push_back(it->second);
   peer_index_.erase(it);
 }
@@ -132,7 +129,7 @@ LocRib::PeerCounts LocRib::Counts(PeerId peer) const {
 LocRib::PathList LocRib::Load(const Slot& slot) const {
   if (slot.flags & kMany) return many_[slot.in];
   if (slot.flags == 0) return {};   // just created
-  return PathList{Path{slot.in, slot.loc, slot.peer, slot.flags}};
+  return PathList{InlinePath(slot)};
 }
 
 void LocRib::Store(Table::iterator it, const PathList& paths) {
@@ -189,18 +186,13 @@ void LocRib::UnrefPath(const Path& p) {
   if (p.flags & kAccepted) interner_->Unref(p.loc);
 }
 
-size_t LocRib::CandidateCount(const PathList& paths) {
-  return static_cast<size_t>(
-      std::count_if(paths.begin(), paths.end(), [](const Path& p) { return (p.flags & kAccepted) != 0; }));
-}
-
 void LocRib::ForEachPathInPlace(absl::FunctionRef<void(PrefixKey, Path&)> visit) {
   for (const Slot& slot : table_) {
     if (slot.flags & kMany) {
       for (Path& p : many_[slot.in]) visit(slot.key(), p);
       continue;
     }
-    Path p{slot.in, slot.loc, slot.peer, slot.flags};
+    Path p = InlinePath(slot);
     visit(slot.key(), p);
     slot.flags = p.flags;   // flags only: see the declaration
   }
@@ -211,7 +203,7 @@ void LocRib::ForEachPath(absl::FunctionRef<void(PrefixKey, const Path&)> visit) 
     if (slot.flags & kMany) {
       for (const Path& p : many_[slot.in]) visit(slot.key(), p);
     } else {
-      visit(slot.key(), Path{slot.in, slot.loc, slot.peer, slot.flags});
+      visit(slot.key(), InlinePath(slot));
     }
   }
 }
@@ -361,23 +353,12 @@ void LocRib::Finish(Table::iterator it, const Selection& before, PathList& paths
 std::vector<BestChange> LocRib::Update(const Route& r) {
   std::vector<BestChange> changes;
   if (r.attrs == nullptr) return changes;   // not a route; callers withdraw instead
-  const AttrId id = interner_->InternId(r.attrs);
-  Update(r.prefix, r.peer, id, r.kind, changes);
-  if (r.stale) {
-    // Only graceful-restart tests and replays hand in stale routes.
-    auto it = table_.find(ToPrefixKey(r.prefix));
-    PathList paths = Load(*it);
-    const Selection before = Snapshot(paths);
-    FindPath(paths, IndexOf(r.peer))->flags |= kLocStale;
-    std::vector<BestChange> more;
-    Finish(it, before, paths, more);
-    for (BestChange& c : more) changes.push_back(std::move(c));
-  }
+  Update(r.prefix, r.peer, interner_->InternId(r.attrs), r.kind, changes, r.stale);
   return changes;
 }
 
 void LocRib::Update(const Ipv4Prefix& prefix, PeerId peer, AttrId attrs, RouteKind kind,
-                    std::vector<BestChange>& changes) {
+                    std::vector<BestChange>& changes, bool stale) {
   const PeerIndex index = IndexOf(peer);
   const PrefixKey key = ToPrefixKey(prefix);
   auto it = table_.lazy_emplace(key, [&](const Table::constructor& ctor) {
@@ -390,10 +371,10 @@ void LocRib::Update(const Ipv4Prefix& prefix, PeerId peer, AttrId attrs, RouteKi
     paths.push_back(Path{kNoAttributes, kNoAttributes, index, 0});
     p = &paths.back();
   }
-  const uint8_t kind_bits = static_cast<uint8_t>(static_cast<uint8_t>(kind) << kKindShift) & kKindMask;
   const Path old = *p;
   p->loc = attrs;
-  p->flags = static_cast<uint8_t>((p->flags & ~(kKindMask | kLocStale)) | kAccepted | kind_bits);
+  p->flags = static_cast<uint8_t>((p->flags & ~(kKindMask | kLocStale)) | kAccepted | KindBits(kind) |
+                                  (stale ? kLocStale : 0));
   interner_->Ref(attrs);
   if (old.flags & kAccepted) interner_->Unref(old.loc);
   Account(old, -1);
@@ -533,35 +514,53 @@ void LocRib::ForEachBest(
 // ---------------------------------------------------------------------------
 // Adj-RIB-In.
 
+LocRib::InResult LocRib::SetIn(Path& p, AttrId attrs) {
+  const bool had = (p.flags & kInAdj) != 0;
+  if (had && p.in == attrs && !(p.flags & kInStale)) return InResult::kSame;
+  Account(p, -1);
+  interner_->Ref(attrs);
+  if (had) interner_->Unref(p.in);
+  p.in = attrs;
+  p.flags = static_cast<uint8_t>((p.flags & ~kInStale) | kInAdj);
+  Account(p, +1);
+  return had ? InResult::kChanged : InResult::kNew;
+}
+
+bool LocRib::DropIn(Path& p) {
+  Account(p, -1);
+  interner_->Unref(p.in);
+  p.in = kNoAttributes;
+  p.flags &= static_cast<uint8_t>(~(kInAdj | kInStale));
+  Account(p, +1);
+  return (p.flags & kAccepted) != 0;
+}
+
+std::pair<LocRib::Table::iterator, bool> LocRib::Emplace(const Ipv4Prefix& prefix, const Path& path) {
+  // A prefix seen for the first time (a full table's million) is written
+  // whole: nothing is read back from a slot just created, whose cache line
+  // is still on its way.
+  bool created = false;
+  auto it = table_.lazy_emplace(ToPrefixKey(prefix), [&](const Table::constructor& ctor) {
+    created = true;
+    Account(path, +1);
+    RefPath(path);
+    ctor(Slot{prefix.addr.value, prefix.len, path.flags, path.peer, path.in, path.loc});
+  });
+  return {it, created};
+}
+
 LocRib::InResult LocRib::InUpdate(const Ipv4Prefix& prefix, PeerId peer, AttrId attrs) {
   const PeerIndex index = IndexOf(peer);
-  const PrefixKey key = ToPrefixKey(prefix);
-  // A prefix seen for the first time (a full table's million) is written
-  // whole: nothing to read back from a slot that has just been created.
-  bool created = false;
-  auto it = table_.lazy_emplace(key, [&](const Table::constructor& ctor) {
-    created = true;
-    const Path p{attrs, kNoAttributes, index, kInAdj};
-    Account(p, +1);
-    RefPath(p);
-    ctor(Slot{prefix.addr.value, prefix.len, p.flags, p.peer, p.in, p.loc});
-  });
+  auto [it, created] = Emplace(prefix, Path{attrs, kNoAttributes, index, kInAdj});
   if (created) return InResult::kNew;
   const Slot& slot = *it;
   // The common case, one path of this peer in the slot, is edited in place.
-  if (!(slot.flags & kMany) && slot.flags != 0 && slot.peer == index) {
-    Path p{slot.in, slot.loc, slot.peer, slot.flags};
-    const bool had = (p.flags & kInAdj) != 0;
-    if (had && p.in == attrs && !(p.flags & kInStale)) return InResult::kSame;
-    Account(p, -1);
-    interner_->Ref(attrs);
-    if (had) interner_->Unref(p.in);
-    p.in = attrs;
-    p.flags = static_cast<uint8_t>((p.flags & ~kInStale) | kInAdj);
-    Account(p, +1);
+  if (!(slot.flags & kMany) && slot.peer == index) {
+    Path p = InlinePath(slot);
+    const InResult result = SetIn(p, attrs);
     slot.in = p.in;
     slot.flags = p.flags;
-    return had ? InResult::kChanged : InResult::kNew;
+    return result;
   }
   PathList paths = Load(slot);
   Path* p = FindPath(paths, index);
@@ -569,16 +568,9 @@ LocRib::InResult LocRib::InUpdate(const Ipv4Prefix& prefix, PeerId peer, AttrId 
     paths.push_back(Path{kNoAttributes, kNoAttributes, index, 0});
     p = &paths.back();
   }
-  const bool had = (p->flags & kInAdj) != 0;
-  if (had && p->in == attrs && !(p->flags & kInStale)) return InResult::kSame;
-  Account(*p, -1);
-  interner_->Ref(attrs);
-  if (had) interner_->Unref(p->in);
-  p->in = attrs;
-  p->flags = static_cast<uint8_t>((p->flags & ~kInStale) | kInAdj);
-  Account(*p, +1);
-  Store(it, paths);
-  return had ? InResult::kChanged : InResult::kNew;
+  const InResult result = SetIn(*p, attrs);
+  if (result != InResult::kSame) Store(it, paths);
+  return result;
 }
 
 LocRib::InResult LocRib::InUpdateAccepted(const Ipv4Prefix& prefix, PeerId peer, AttrId in_attrs, AttrId loc_attrs,
@@ -592,17 +584,11 @@ LocRib::InResult LocRib::InUpdateAccepted(const Ipv4Prefix& prefix, PeerId peer,
   change.prefix = prefix;
   change.best = Route{prefix, interner_->Get(loc_attrs), peer, kind, false};
   change.multipath.push_back(MultipathMember{peer, change.best->attrs->next_hop});
-  bool created = false;
-  // Adj-RIB-In and Loc-RIB parts are written in one go; the slot, just
-  // created and still on its way into the cache, is never read.
-  table_.lazy_emplace(ToPrefixKey(prefix), [&](const Table::constructor& ctor) {
-    created = true;
-    const uint8_t kind_bits = static_cast<uint8_t>(static_cast<uint8_t>(kind) << kKindShift) & kKindMask;
-    const Path p{in_attrs, loc_attrs, index, static_cast<uint8_t>(kInAdj | kAccepted | kMultipath | kind_bits)};
-    Account(p, +1);
-    RefPath(p);
-    ctor(Slot{prefix.addr.value, prefix.len, p.flags, p.peer, p.in, p.loc});
-  });
+  // Adj-RIB-In and Loc-RIB parts are written in one go.
+  const bool created =
+      Emplace(prefix, Path{in_attrs, loc_attrs, index,
+                           static_cast<uint8_t>(kInAdj | kAccepted | kMultipath | KindBits(kind))})
+          .second;
   if (created) {
     ++loc_prefixes_;
     return InResult::kNew;
@@ -622,13 +608,8 @@ bool LocRib::InWithdraw(const Ipv4Prefix& prefix, PeerId peer, bool* was_accepte
   Path* p = FindPath(paths, *index);
   if (p == nullptr || !(p->flags & kInAdj)) return false;
   if (was_accepted != nullptr) *was_accepted = (p->flags & kAccepted) != 0;
-  Account(*p, -1);
-  interner_->Unref(p->in);
-  p->in = kNoAttributes;
-  p->flags &= static_cast<uint8_t>(~(kInAdj | kInStale));
-  Account(*p, +1);
   // A candidate stays until the Loc-RIB withdraws it; the decision is unchanged.
-  if (!(p->flags & kAccepted)) paths.erase(paths.begin() + (p - paths.data()));
+  if (!DropIn(*p)) paths.erase(paths.begin() + (p - paths.data()));
   Store(it, paths);
   return true;
 }

@@ -88,8 +88,9 @@ class LocRib {
   // Adds or replaces r.peer's candidate for r.prefix.
   [[nodiscard]] std::vector<BestChange> Update(const Route& r);
   // Same with interned attributes; changes are appended to `changes`.
+  // `stale`: kept through a graceful restart (RFC 4724 4.2).
   void Update(const Ipv4Prefix& prefix, PeerId peer, AttrId attrs, RouteKind kind,
-              std::vector<BestChange>& changes);
+              std::vector<BestChange>& changes, bool stale = false);
   [[nodiscard]] std::vector<BestChange> Withdraw(const Ipv4Prefix& prefix, PeerId peer);
   void Withdraw(const Ipv4Prefix& prefix, PeerId peer, std::vector<BestChange>& changes);
   // Session loss without graceful restart: drops every candidate of the peer.
@@ -208,13 +209,23 @@ class LocRib {
   struct PeerSlot {
     PeerInfo info;
     PeerCounts counts;
-    bool in_use = false;
   };
 
   PeerIndex IndexOf(PeerId peer);                        // creates
   std::optional<PeerIndex> FindIndex(PeerId peer) const;
   PeerId IdOf(PeerIndex index) const { return peers_[index].info.id; }
 
+  static Path InlinePath(const Slot& s) { return Path{s.in, s.loc, s.peer, s.flags}; }
+  static uint8_t KindBits(RouteKind kind) {
+    return static_cast<uint8_t>(static_cast<uint8_t>(kind) << kKindShift) & kKindMask;
+  }
+  // The slot of `prefix`, created holding `path` (counted and referenced)
+  // when the prefix is new; .second: it was.
+  std::pair<Table::iterator, bool> Emplace(const Ipv4Prefix& prefix, const Path& path);
+  // Sets a path's Adj-RIB-In part (kSame: it already was, fresh).
+  InResult SetIn(Path& p, AttrId attrs);
+  // Takes the Adj-RIB-In part off a path; true when a candidate is left.
+  bool DropIn(Path& p);
   PathList Load(const Slot& slot) const;
   // Writes `paths` back (erasing the slot when empty).
   void Store(Table::iterator it, const PathList& paths);
@@ -234,7 +245,6 @@ class LocRib {
   Route ToRoute(PrefixKey key, const Path& p) const;
   BestChange MakeChange(PrefixKey key, const PathList& paths) const;
   std::vector<Route> MultipathRoutes(PrefixKey key, const PathList& paths) const;
-  static size_t CandidateCount(const PathList& paths);
   // Re-decides an edited prefix, reports the change and stores it.
   void Finish(Table::iterator it, const Selection& before, PathList& paths, std::vector<BestChange>& changes);
   // Applies `edit` to the paths of every prefix `touches` selects (in prefix order).

@@ -251,7 +251,10 @@ void SpeakerCore::SyncListenerMd5Keys() {
     if (pc.tcp_md5.configured()) keys.emplace_back(pc.address, pc.tcp_md5);
   }
   if (absl::Status s = listener_->SetMd5Keys(keys); !s.ok()) {
-    spdlog::error("bgp: listener TCP-MD5 keys: {}", s.message());
+    spdlog::error(
+        "bgp: listener TCP-MD5 keys: {}: that peer's incoming connections are refused (its outgoing ones, if not "
+        "passive, still carry the key); the kernel must support TCP-MD5 (CONFIG_TCP_MD5SIG)",
+        s.message());
   }
 }
 
@@ -314,22 +317,16 @@ void SpeakerCore::HandleUpdate(Peer& peer, const UpdateMessage& update, ErrorAct
     const std::vector<Ipv4Prefix>& nlri = update.nlri;
     // The policy's verdict is the same for every prefix unless it matches
     // on prefixes: then it runs once for the UPDATE.
-    std::optional<PolicyEngine::Result> shared;
-    AttrId shared_accepted = kNoAttributes;   // what the Loc-RIB holds when `shared` accepts
+    std::optional<Verdict> shared;
     if (!policy_->UsesPrefix(peer.config.import_policies)) {
-      shared = policy_->Apply(peer.config.import_policies, nlri.front(), attrs, ctx);
-      if (shared->accepted) shared_accepted = shared->attrs == attrs ? id : interner_.InternId(shared->attrs);
+      shared = MakeVerdict(policy_->Apply(peer.config.import_policies, nlri.front(), attrs, ctx), id);
     }
     // A full table's prefixes miss the cache: look a few ahead.
     constexpr size_t kPrefetchAhead = 16;
     for (size_t i = 0; i < std::min(kPrefetchAhead, nlri.size()); ++i) loc_rib_->Prefetch(nlri[i]);
     for (size_t i = 0; i < nlri.size(); ++i) {
       if (i + kPrefetchAhead < nlri.size()) loc_rib_->Prefetch(nlri[i + kPrefetchAhead]);
-      if (shared_accepted != kNoAttributes) {
-        AcceptPrefix(peer, nlri[i], id, shared_accepted, changes);
-      } else {
-        ImportPrefix(peer, nlri[i], id, ctx, shared ? &*shared : nullptr, changes);
-      }
+      ImportPrefix(peer, nlri[i], id, ctx, shared ? &*shared : nullptr, changes);
     }
   }
   if (update.IsEndOfRib()) {
@@ -409,31 +406,39 @@ PolicyContext SpeakerCore::ImportContext(const Peer& peer) const {
   return ctx;
 }
 
+SpeakerCore::Verdict SpeakerCore::MakeVerdict(PolicyEngine::Result result, AttrId received) {
+  Verdict v{std::move(result), kNoAttributes};
+  // Untouched by policy: the received attributes themselves.
+  if (v.result.accepted) {
+    v.accepted = v.result.attrs == interner_.Get(received) ? received : interner_.InternId(v.result.attrs);
+  }
+  return v;
+}
+
 void SpeakerCore::ImportPrefix(Peer& peer, const Ipv4Prefix& prefix, AttrId attrs, const PolicyContext& ctx,
-                               const PolicyEngine::Result* verdict, ChangeSet& changes) {
+                               const Verdict* verdict, ChangeSet& changes) {
   ++peer.prefixes_received_total;
   // Only a configured limit needs to know whether the prefix is new.
   if (peer.config.max_prefix.limit != 0 && !peer.rib_in.Contains(prefix) && !AdmitNewPrefix(peer)) return;
+  if (verdict != nullptr && verdict->result.accepted) {
+    // Adj-RIB-In and Loc-RIB in one step (a no-op for the same route again).
+    loc_rib_->InUpdateAccepted(prefix, peer.id, attrs, verdict->accepted, RouteKind::kBgp, changes.sink());
+    return;
+  }
   if (peer.rib_in.Update(prefix, attrs) == LocRib::InResult::kSame) return;   // same route again
   EvaluateImport(peer, prefix, attrs, ctx, changes, verdict);
 }
 
-void SpeakerCore::AcceptPrefix(Peer& peer, const Ipv4Prefix& prefix, AttrId attrs, AttrId accepted,
-                               ChangeSet& changes) {
-  ++peer.prefixes_received_total;
-  if (peer.config.max_prefix.limit != 0 && !peer.rib_in.Contains(prefix) && !AdmitNewPrefix(peer)) return;
-  loc_rib_->InUpdateAccepted(prefix, peer.id, attrs, accepted, RouteKind::kBgp, changes.sink());
-}
-
-void SpeakerCore::EvaluateImport(Peer& peer, const Ipv4Prefix& prefix, AttrId attrs_id, const PolicyContext& ctx,
-                                 ChangeSet& changes, const PolicyEngine::Result* verdict) {
-  const AttributesPtr& attrs = interner_.Get(attrs_id);
-  std::optional<PolicyEngine::Result> own;
-  if (verdict == nullptr) verdict = &own.emplace(policy_->Apply(peer.config.import_policies, prefix, attrs, ctx));
-  const PolicyEngine::Result& result = *verdict;
+void SpeakerCore::EvaluateImport(Peer& peer, const Ipv4Prefix& prefix, AttrId attrs, const PolicyContext& ctx,
+                                 ChangeSet& changes, const Verdict* verdict) {
+  std::optional<Verdict> own;
+  if (verdict == nullptr) {
+    verdict = &own.emplace(
+        MakeVerdict(policy_->Apply(peer.config.import_policies, prefix, interner_.Get(attrs), ctx), attrs));
+  }
+  const PolicyEngine::Result& result = verdict->result;
   if (result.accepted) {
-    const AttrId accepted = result.attrs == attrs ? attrs_id : interner_.InternId(result.attrs);
-    loc_rib_->Update(prefix, peer.id, accepted, RouteKind::kBgp, changes.sink());
+    loc_rib_->Update(prefix, peer.id, verdict->accepted, RouteKind::kBgp, changes.sink());
     return;
   }
   ++peer.rejected_total;

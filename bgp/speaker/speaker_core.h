@@ -176,14 +176,18 @@ class SpeakerCore {
 
   // Import.
   PolicyContext ImportContext(const Peer& peer) const;
+  // An import policy result and the id of the attributes it accepted.
+  struct Verdict {
+    PolicyEngine::Result result;
+    AttrId accepted = kNoAttributes;
+  };
+  Verdict MakeVerdict(PolicyEngine::Result result, AttrId received);
   // `verdict`: the import policy's result when it is the same for every
   // prefix of the UPDATE (PolicyEngine::UsesPrefix); null: evaluate here.
   void ImportPrefix(Peer& peer, const Ipv4Prefix& prefix, AttrId attrs, const PolicyContext& ctx,
-                    const PolicyEngine::Result* verdict, ChangeSet& changes);
-  // ImportPrefix when the UPDATE's policy verdict accepted with `accepted`.
-  void AcceptPrefix(Peer& peer, const Ipv4Prefix& prefix, AttrId attrs, AttrId accepted, ChangeSet& changes);
+                    const Verdict* verdict, ChangeSet& changes);
   void EvaluateImport(Peer& peer, const Ipv4Prefix& prefix, AttrId attrs, const PolicyContext& ctx,
-                      ChangeSet& changes, const PolicyEngine::Result* verdict = nullptr);
+                      ChangeSet& changes, const Verdict* verdict = nullptr);
   void WithdrawPrefix(Peer& peer, const Ipv4Prefix& prefix, ChangeSet& changes);
   bool AdmitNewPrefix(Peer& peer);
   void ScheduleMaxPrefixRestart(Peer& peer);

@@ -279,7 +279,7 @@ void RouteTable::BgpGroupInstalled(uint32_t group, uint32_t nexthop_set) {
   auto [it, inserted] = bgp_groups_.try_emplace(group, BgpGroup{nexthop_set, 0});
   // Two lists whose sets differ only in order share one FIB group (it
   // sorts its members); the routes report the set the group started with.
-  if (inserted) nexthop_sets_.Acquire(nexthop_sets_.Get(nexthop_set));
+  if (inserted) nexthop_sets_.Ref(nexthop_set);
   ++it->second.routes;
 }
 
@@ -312,16 +312,15 @@ absl::Status RouteTable::Reconcile(const Ipv4Prefix& prefix, bool bgp_may_be_ins
   const PrefixKey key = KeyOf(prefix);
   BgpList* bgp_list = nullptr;
   if (best == nullptr && bgp_list_id == kUnknownList) {
-    if (auto bgp = bgp_.find(BgpWord(key, 0)); bgp != bgp_.end()) bgp_list_id = ListOf(*bgp);
+    auto bgp = bgp_.find(BgpWord(key, 0));
+    bgp_list_id = bgp != bgp_.end() ? ListOf(*bgp) : kNoList;
   }
-  if (best == nullptr && bgp_list_id != kUnknownList && bgp_list_id != kNoList) {
-    {
-      BgpList& list = ResolveBgp(bgp_list_id);
-      if (list.resolved.ok()) {
-        bgp_list = &list;
-        best = &*list.resolved;
-        best_source = RouteSource::kBgp;
-      }
+  if (best == nullptr && bgp_list_id != kNoList) {
+    BgpList& list = ResolveBgp(bgp_list_id);
+    if (list.resolved.ok()) {
+      bgp_list = &list;
+      best = &*list.resolved;
+      best_source = RouteSource::kBgp;
     }
   }
   const std::optional<Installed> installed = InstalledOf(prefix, bgp_may_be_installed);
