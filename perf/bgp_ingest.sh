@@ -21,6 +21,8 @@ PERF_DIR="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "${PERF_DIR}/.." && pwd)"
 # shellcheck source=tests/lib/netns.sh
 source "${REPO}/tests/lib/netns.sh"
+# shellcheck source=tests/lib/bgp.sh
+source "${REPO}/tests/lib/bgp.sh"
 
 PREFIXES=200000
 PATHS=5000
@@ -45,7 +47,6 @@ readonly INJECT_TIMEOUT_S="${INJECT_TIMEOUT_S:-1200}"
 # isthmusd's fib_routes gauge moves once per installed batch, and one batch
 # can take minutes at 1M routes: only give up after this long without change.
 readonly STALL_S="${STALL_S:-600}"
-readonly FRR_BGPD=/usr/lib/frr/bgpd
 ISTHMUSD="${ISTHMUSD:-${REPO}/build-bgpperf/control/daemon/isthmusd}"
 ISTHMUSCTL="${ISTHMUSCTL:-${REPO}/build-bgpperf/control/cli/isthmusctl}"
 IT_DRIVER="${IT_DRIVER:-af_xdp}"
@@ -98,14 +99,7 @@ admin:
   socket: ${ISTH_SOCK}
 log:
   level: info
-bgp:
-  asn: ${RCV_AS}
-  router_id: ${RCV_ADDR}
-  policies:
-    - name: accept-all
-      terms:
-        - name: all
-          result: accept
+$(bgp_yaml_accept_all "${RCV_AS}" "${RCV_ADDR}")
   peers:
     - name: injector
       address: ${INJ_ADDR}

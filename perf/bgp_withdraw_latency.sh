@@ -18,6 +18,8 @@ PERF_DIR="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "${PERF_DIR}/.." && pwd)"
 # shellcheck source=tests/lib/netns.sh
 source "${REPO}/tests/lib/netns.sh"
+# shellcheck source=tests/lib/bgp.sh
+source "${REPO}/tests/lib/bgp.sh"
 
 PEERS=8
 ROUTES=4000
@@ -78,14 +80,7 @@ admin:
   socket: ${SOCK}
 log:
   level: info
-bgp:
-  asn: ${NVA_AS}
-  router_id: ${NVA_ADDR}
-  policies:
-    - name: accept-all
-      terms:
-        - name: all
-          result: accept
+$(bgp_yaml_accept_all "${NVA_AS}" "${NVA_ADDR}")
   peers:
 EOF
   for ((k = 0; k < PEERS; k++)); do

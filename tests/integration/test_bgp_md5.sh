@@ -31,18 +31,7 @@ topo_require_daemon
 [[ -x "${FRR_BGPD}" ]] || skip "FRR bgpd not installed"
 
 build() {
-  ns_create nva md5 gtsm
-  veth_pair nva nva-w md5 m-w
-  veth_pair nva nva-e gtsm g-e
-  addr nva nva-w "${NVA_WEST_ADDR}/24"
-  addr nva nva-e "${NVA_EAST_ADDR}/24"
-  addr md5 m-w "${MD5_ADDR}/24"
-  addr gtsm g-e "${GTSM_ADDR}/24"
-  local entry
-  for entry in "nva nva-w" "nva nva-e" "md5 m-w" "gtsm g-e"; do
-    # shellcheck disable=SC2086
-    veth_no_offload ${entry}
-  done
+  topo_build_between md5 m-w "${MD5_ADDR}" gtsm g-e "${GTSM_ADDR}"
 }
 
 write_key() {

@@ -65,22 +65,11 @@ esac
 IT_NAME="${IT_NAME}[${ARS_IMPL}]"
 
 build() {
-  ns_create nva rs remote
-  veth_pair nva nva-w rs rs-w
-  veth_pair nva nva-e remote remote-e
-  addr nva nva-w "${NVA_WEST_ADDR}/24"
-  addr nva nva-e "${NVA_EAST_ADDR}/24"
-  addr rs rs-w "${RS_GW}/24"
-  addr remote remote-e "${REMOTE}/24"
+  topo_build_between rs rs-w "${RS_GW}" remote remote-e "${REMOTE}"
   ns_exec rs ip addr add "${ARS1}/32" dev lo
   ns_exec rs ip addr add "${ARS2}/32" dev lo
   ns_exec rs ip route add 198.18.1.0/24 dev rs-w 2>/dev/null || true
   ns_exec nva sysctl -qw net.ipv4.conf.all.forwarding=0
-  local entry
-  for entry in "nva nva-w" "nva nva-e" "rs rs-w" "remote remote-e"; do
-    # shellcheck disable=SC2086
-    veth_no_offload ${entry}
-  done
 }
 
 # write_config STRIP(0|1)
@@ -113,14 +102,7 @@ metrics:
   listen: ${TOPO_METRICS_LISTEN}
 admin:
   socket: ${TOPO_SOCKET}
-bgp:
-  asn: 65010
-  router_id: ${NVA_WEST_ADDR}
-  policies:
-    - name: accept-all
-      terms:
-        - name: all
-          result: accept
+$(bgp_yaml_accept_all "65010" "${NVA_WEST_ADDR}")
     - name: from-remote
       terms:
 ${from_remote}

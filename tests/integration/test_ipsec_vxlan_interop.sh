@@ -157,9 +157,7 @@ check_views() {
 
 topo_require_daemon
 topo_build
-mkdir -p "${KEYS}"
-new_key out 16
-new_key in 16
+new_keys_out_in 16
 write_config
 topo_start_daemon
 start_peer

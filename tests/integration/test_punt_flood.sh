@@ -56,14 +56,7 @@ write_config() {
     "${TOPO_CONFIG}"
   grep -q '^  punt_class_rate_pps:' "${TOPO_CONFIG}" || fail "could not add the punt class rates to ${TOPO_CONFIG}"
   cat >>"${TOPO_CONFIG}" <<CONF
-bgp:
-  asn: ${NVA_AS}
-  router_id: ${NVA_WEST_ADDR}
-  policies:
-    - name: accept-all
-      terms:
-        - name: all
-          result: accept
+$(bgp_yaml_accept_all "${NVA_AS}" "${NVA_WEST_ADDR}")
   peers:
     - name: frr
       address: ${A_ADDR}

@@ -38,12 +38,7 @@ write_config() {
   topo_write_config "${TOPO_CONFIG}"
   cat >>"${TOPO_CONFIG}" <<EOC
 tunnels:
-  - name: vx
-    type: vxlan
-    local: ${NVA_EAST_ADDR}
-    remote: ${B_EAST_ADDR}
-    vni: ${VNI}
-    overlay: ${VX_OVERLAY}
+$(topo_vxlan_yaml vx "${VNI}" "${VX_OVERLAY}")
     interface: tv-${IT_PREFIX: -6}
   - name: esp
     type: ipsec
@@ -134,9 +129,7 @@ expect_exact() {
 }
 
 topo_build
-mkdir -p "${KEYS}"
-new_key out 16
-new_key in 16
+new_keys_out_in 16
 write_config
 topo_start_daemon
 topo_warmup

@@ -53,12 +53,7 @@ write_config() {
   sed -i "s/via: \[${B_EAST_ADDR}\]/via: [${B_OVERLAY}]/" "${TOPO_CONFIG}"
   cat >>"${TOPO_CONFIG}" <<EOC
 tunnels:
-  - name: vx
-    type: vxlan
-    local: ${NVA_EAST_ADDR}
-    remote: ${B_EAST_ADDR}
-    vni: ${VNI}
-    overlay: ${NVA_OVERLAY}/${OVERLAY_LEN}
+$(topo_vxlan_yaml vx "${VNI}" "${NVA_OVERLAY}/${OVERLAY_LEN}")
     mss_clamp: auto
     interface: vx-${IT_PREFIX: -6}
 EOC

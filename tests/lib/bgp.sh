@@ -9,6 +9,23 @@
 readonly FRR_BGPD=/usr/lib/frr/bgpd
 readonly BGP_WAIT_S=60
 
+# bgp_yaml_accept_all ASN ROUTER_ID: the start of an isthmusd config's `bgp:`
+# section: its ASN, its router id and the policy accept-all (one term that
+# accepts every route). The caller goes on with more policies or `  peers:`;
+# called as $(...) on a line of its own inside the caller's here-document.
+bgp_yaml_accept_all() {
+  cat <<CONF
+bgp:
+  asn: $1
+  router_id: $2
+  policies:
+    - name: accept-all
+      terms:
+        - name: all
+          result: accept
+CONF
+}
+
 # frr_start NS NAME ADDR ASN ROUTER_ID CONFIG_BODY: bgpd bound to ADDR with
 # `router bgp ASN` followed by CONFIG_BODY (neighbours, networks, maps).
 frr_start() {

@@ -17,3 +17,11 @@ new_key() {
     fail "cannot write ${file}"
   [[ "$(stat -c %a "${file}")" == 600 ]] || fail "${file}: mode $(stat -c %a "${file}"), wanted 600"
 }
+
+# new_keys_out_in KEY_BYTES: creates KEYS and the pair of keys a tunnel
+# needs, KEYS/out.key and KEYS/in.key (see new_key).
+new_keys_out_in() {
+  mkdir -p "${KEYS}"
+  new_key out "$1"
+  new_key in "$1"
+}

@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # Hostile-peer tests: driving tests/lib/raw_bgp_peer.py through its command
 # and result files, and isthmusd's view of one peer (`show bgp neighbors`,
-# `show bgp routes`, `show fib`). Sourced after topo.sh; the raw peers run
-# in namespace RAW_NS (default "hostile") and talk to NVA_WEST_ADDR.
+# `show bgp routes`, `show fib`). Sourced after topo.sh and bgp.sh; the raw
+# peers run in namespace RAW_NS (default "hostile") and talk to
+# NVA_WEST_ADDR.
 
 readonly RAW_PEER="${IT_LIB_DIR}/raw_bgp_peer.py"
 RAW_NS="${RAW_NS:-hostile}"
@@ -107,14 +108,7 @@ metrics:
   listen: ${TOPO_METRICS_LISTEN}
 admin:
   socket: ${TOPO_SOCKET}
-bgp:
-  asn: $1
-  router_id: ${NVA_WEST_ADDR}
-  policies:
-    - name: accept-all
-      terms:
-        - name: all
-          result: accept
+$(bgp_yaml_accept_all "$1" "${NVA_WEST_ADDR}")
   peers:
 CONF
 }
@@ -123,18 +117,9 @@ CONF
 #   ns hostile: h-w with every HOSTILE_ADDR/24 -- ns nva: nva-w NVA_WEST_ADDR/24
 #   ns good:    g-e GOOD_ADDR/24               -- ns nva: nva-e NVA_EAST_ADDR/24
 hostile_build() {
-  local good_addr="$1" address entry
+  local good_addr="$1" address
   shift
-  ns_create nva hostile good
-  veth_pair nva nva-w hostile h-w
-  veth_pair nva nva-e good g-e
-  addr nva nva-w "${NVA_WEST_ADDR}/24"
-  addr nva nva-e "${NVA_EAST_ADDR}/24"
-  for address in "$@"; do addr hostile h-w "${address}/24"; done
-  addr good g-e "${good_addr}/24"
+  topo_build_between hostile h-w "$1" good g-e "${good_addr}"
+  for address in "${@:2}"; do addr hostile h-w "${address}/24"; done
   ns_exec nva sysctl -qw net.ipv4.conf.all.forwarding=0
-  for entry in "nva nva-w" "nva nva-e" "hostile h-w" "good g-e"; do
-    # shellcheck disable=SC2086  # "NS IF" splits into two arguments
-    veth_no_offload ${entry}
-  done
 }

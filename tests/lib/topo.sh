@@ -138,6 +138,41 @@ topo_build() {
   return 0
 }
 
+# topo_build_between WEST_NS WEST_IF WEST_ADDR EAST_NS EAST_IF EAST_ADDR: ns
+# nva between two peer namespaces instead of A and B, each link a /24 with
+# offloads off: nva-w NVA_WEST_ADDR -- WEST_IF WEST_ADDR in WEST_NS, and
+# nva-e NVA_EAST_ADDR -- EAST_IF EAST_ADDR in EAST_NS. The caller adds
+# routes, more addresses and sysctls after it.
+topo_build_between() {
+  local west_ns="$1" west_if="$2" west_addr="$3" east_ns="$4" east_if="$5" east_addr="$6" entry
+  ns_create nva "${west_ns}" "${east_ns}"
+  veth_pair nva nva-w "${west_ns}" "${west_if}"
+  veth_pair nva nva-e "${east_ns}" "${east_if}"
+  addr nva nva-w "${NVA_WEST_ADDR}/24"
+  addr nva nva-e "${NVA_EAST_ADDR}/24"
+  addr "${west_ns}" "${west_if}" "${west_addr}/24"
+  addr "${east_ns}" "${east_if}" "${east_addr}/24"
+  for entry in "nva nva-w" "nva nva-e" "${west_ns} ${west_if}" "${east_ns} ${east_if}"; do
+    # shellcheck disable=SC2086  # "NS IF" splits into two arguments
+    veth_no_offload ${entry}
+  done
+}
+
+# topo_vxlan_yaml NAME VNI OVERLAY: the first keys of a `tunnels:` entry for
+# a VXLAN tunnel from the NVA's east address to B's; the caller adds the
+# rest (interface, mss_clamp, ...) after it. Called as $(...) on a line of
+# its own inside the caller's here-document.
+topo_vxlan_yaml() {
+  cat <<EOF
+  - name: $1
+    type: vxlan
+    local: ${NVA_EAST_ADDR}
+    remote: ${B_EAST_ADDR}
+    vni: $2
+    overlay: $3
+EOF
+}
+
 # topo_write_config FILE [ROUTE...]: the isthmusd YAML config. Each ROUTE is
 # "PREFIX VIA[,VIA...]", added after the base route to B.
 topo_write_config() {
